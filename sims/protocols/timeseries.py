@@ -1,0 +1,106 @@
+"""Parquet time series of particle states, written every k steps, for the DL models to learn from.
+
+Long format, one row per particle per frame: `stage` (protocol name), `frame`, `step`, `time_s`
+(simulated time, s), `real_time_s` (process time the frame stands for once time scaling is undone,
+s), `particle`, `type_id` (0 AM, 1 CBD), `radius_um`, `x_um`, `y_um`, `z_um`, `vx_m_s`, `vy_m_s`,
+`vz_m_s`, `wall_top_um` (top wall height, NaN when there is none) and `box_x_um`, `box_y_um` (periodic
+box). One row group per frame, so a reader can stream frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sims.dem.state import ParticleState
+from sims.errors import PhysicalInputError
+
+SCHEMA = pa.schema(
+    [
+        ("stage", pa.dictionary(pa.int8(), pa.string())),
+        ("frame", pa.int32()),
+        ("step", pa.int64()),
+        ("time_s", pa.float64()),
+        ("real_time_s", pa.float64()),
+        ("particle", pa.int32()),
+        ("type_id", pa.int8()),
+        ("radius_um", pa.float32()),
+        ("x_um", pa.float32()),
+        ("y_um", pa.float32()),
+        ("z_um", pa.float32()),
+        ("vx_m_s", pa.float32()),
+        ("vy_m_s", pa.float32()),
+        ("vz_m_s", pa.float32()),
+        ("wall_top_um", pa.float32()),
+        ("box_x_um", pa.float32()),
+        ("box_y_um", pa.float32()),
+    ]
+)
+
+
+class TimeSeriesWriter:
+    """Appends frames of particle states to one Parquet file; use as a context manager.
+
+    `every` is the frame interval in steps that protocols honour (`due(step)` says when).
+    """
+
+    def __init__(self, path: str | Path, every: int = 1000) -> None:
+        if int(every) != every or every < 1:
+            raise PhysicalInputError(f"timeseries every must be a positive integer of steps, got {every}")
+        self.path = Path(path)
+        self.every = int(every)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.path, SCHEMA, compression="zstd")
+        self.n_frames = 0
+
+    def due(self, step: int) -> bool:
+        """Whether a frame is due at this step of a protocol."""
+        return step % self.every == 0
+
+    def write(
+        self,
+        stage: str,
+        step: int,
+        time_s: float,
+        state: ParticleState,
+        box_lateral_m: tuple[float, float],
+        wall_top_m: float = float("nan"),
+        real_time_s: float = float("nan"),
+    ) -> None:
+        """Append one frame (positions in um, velocities in m/s)."""
+        n = state.n
+        um = 1e6
+        pos = state.position * um
+        cols = {
+            "stage": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int8), pa.array([stage])),
+            "frame": np.full(n, self.n_frames, dtype=np.int32),
+            "step": np.full(n, step, dtype=np.int64),
+            "time_s": np.full(n, time_s),
+            "real_time_s": np.full(n, real_time_s),
+            "particle": np.arange(n, dtype=np.int32),
+            "type_id": state.type_id.astype(np.int8),
+            "radius_um": (state.radius * um).astype(np.float32),
+            "x_um": pos[:, 0].astype(np.float32),
+            "y_um": pos[:, 1].astype(np.float32),
+            "z_um": pos[:, 2].astype(np.float32),
+            "vx_m_s": state.velocity[:, 0].astype(np.float32),
+            "vy_m_s": state.velocity[:, 1].astype(np.float32),
+            "vz_m_s": state.velocity[:, 2].astype(np.float32),
+            "wall_top_um": np.full(n, wall_top_m * um, dtype=np.float32),
+            "box_x_um": np.full(n, box_lateral_m[0] * um, dtype=np.float32),
+            "box_y_um": np.full(n, box_lateral_m[1] * um, dtype=np.float32),
+        }
+        self._writer.write_table(pa.table(cols, schema=SCHEMA))
+        self.n_frames += 1
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> TimeSeriesWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
