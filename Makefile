@@ -1,0 +1,26 @@
+# Set-up and entry points. `make quickstart` and `make test` each build the virtual environment
+# first (CPU torch before everything else, so no CUDA wheel is ever pulled).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.batman-installed
+PYTEST_ARGS ?=
+
+.PHONY: install quickstart test test-all
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/batman run campaigns/quickstart.yaml --run-dir runs/quickstart
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "not benchmark" $(PYTEST_ARGS)

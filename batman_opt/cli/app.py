@@ -1,0 +1,35 @@
+"""The typer application behind the `batman` command and the one place that turns errors into lines."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from batman_opt.errors import BatmanError
+from sims.errors import SimError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command so that the project's errors print one red line and exit with their code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BatmanError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except SimError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper

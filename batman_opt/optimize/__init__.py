@@ -1,0 +1,1 @@
+"""Optimizer glue: target distances and outcome constraints (`targets`), the Ax/BoTorch client (`ax_client`)."""

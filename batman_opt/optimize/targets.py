@@ -1,0 +1,36 @@
+"""Target matching: how far a recipe's outcomes are from the campaign's targets, in tolerances.
+
+The distance of one outcome is |value - target| / tolerance; a recipe meets the targets when every
+distance is <= 1. The campaign's `target_distance` is the largest of them, so `target_distance <= 1`
+is exactly "meets every target within tolerance"; it is the objective the optimizer minimizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from batman_opt.constraints import constraint_names
+from batman_opt.spec import Campaign, Objective
+
+TARGET_DISTANCE = "target_distance"
+
+
+def target_deviations(outcomes: Mapping[str, float], targets: list[Objective]) -> dict[str, float]:
+    """Signed deviation of each target outcome, in tolerances: (value - target) / tolerance."""
+    return {t.name: (outcomes[t.name] - t.target) / t.tolerance for t in targets}  # type: ignore[operator]
+
+
+def target_distance(outcomes: Mapping[str, float], targets: list[Objective]) -> float:
+    """Largest |deviation| over the targets (dimensionless; <= 1 means every target is met)."""
+    return max(abs(d) for d in target_deviations(outcomes, targets).values())
+
+
+def optimization_metrics(outcomes: Mapping[str, float], campaign: Campaign) -> dict[str, float]:
+    """The metric values the optimizer sees for one recipe: raw objectives, constraint outcomes and,
+    when the campaign has targets, `target_distance` in place of the target outcomes."""
+    names = {o.name for o in campaign.objectives if o.goal != "target"}
+    names |= {n for c in campaign.outcome_constraints for n in constraint_names(c)}
+    metrics = {n: float(outcomes[n]) for n in names}
+    if campaign.targets:
+        metrics[TARGET_DISTANCE] = target_distance(outcomes, campaign.targets)
+    return metrics

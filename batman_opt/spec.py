@@ -1,0 +1,286 @@
+"""The campaign specification: pydantic models of the YAML file, validated once, at load time.
+
+`load_campaign(path)` reads a campaign YAML with a safe loader and returns a `Campaign`; any problem
+raises `SpecError` with one line naming the file, the line and the field. Everything downstream
+receives these validated objects, never raw dicts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from batman_opt.constraints import constraint_names
+from batman_opt.errors import SpecError
+from batman_opt.evaluators import EVALUATORS
+from sims.materials import MATERIALS
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeParameter(_Strict):
+    """A continuous (`float`) or integer (`int`) knob in [low, high]; units belong in the name."""
+
+    name: str
+    type: Literal["float", "int"]
+    bounds: tuple[float, float]
+    log_scale: bool = False
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> RangeParameter:
+        low, high = self.bounds
+        if not low < high:
+            raise ValueError(f"bounds of {self.name!r} must be [low, high] with low < high, got {list(self.bounds)}")
+        if self.log_scale and low <= 0:
+            raise ValueError(f"log_scale needs positive bounds for {self.name!r}")
+        if self.type == "int" and (low != int(low) or high != int(high)):
+            raise ValueError(f"int parameter {self.name!r} needs integer bounds")
+        return self
+
+
+class ChoiceParameter(_Strict):
+    """A knob that takes one of a few values (ordered when numeric)."""
+
+    name: str
+    type: Literal["choice"]
+    values: list[float] | list[str]
+
+    @field_validator("values")
+    @classmethod
+    def _two_or_more(cls, values: list[Any]) -> list[Any]:
+        if len(values) < 2 or len(set(values)) != len(values):
+            raise ValueError("a choice needs at least two distinct values")
+        return values
+
+
+class FixedParameter(_Strict):
+    """A knob held at one value for the whole campaign (passed to the evaluator, not optimized)."""
+
+    name: str
+    type: Literal["fixed"]
+    value: float | str
+
+
+Parameter = Annotated[RangeParameter | ChoiceParameter | FixedParameter, Field(discriminator="type")]
+
+
+class Objective(_Strict):
+    """An outcome to minimize, maximize, or bring within `tolerance` of `target` (goal: target)."""
+
+    name: str
+    goal: Literal["minimize", "maximize", "target"]
+    target: float | None = None
+    tolerance: float | None = None
+
+    @model_validator(mode="after")
+    def _target_fields(self) -> Objective:
+        if self.goal == "target":
+            if self.target is None or self.tolerance is None:
+                raise ValueError(f"objective {self.name!r} with goal 'target' needs 'target' and 'tolerance'")
+            if self.tolerance <= 0:
+                raise ValueError(f"tolerance of {self.name!r} must be > 0")
+        elif self.target is not None or self.tolerance is not None:
+            raise ValueError(f"'target' and 'tolerance' only go with goal 'target' (objective {self.name!r})")
+        return self
+
+
+class EvaluatorSpec(_Strict):
+    """Which evaluator agents run, how many, and their options."""
+
+    kind: str
+    agents: int = Field(1, ge=1, le=1024)
+    cpus_per_agent: float = Field(1.0, gt=0)
+    timeout_s: float = Field(600.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in EVALUATORS:
+            raise ValueError(f"unknown evaluator kind {kind!r}; available: {', '.join(EVALUATORS)}")
+        return kind
+
+
+class Budget(_Strict):
+    """When the campaign stops: trial budget, or as soon as a trial meets every target."""
+
+    max_trials: int = Field(30, ge=1)
+    batch_size: int = Field(1, ge=1)
+    initial_trials: int | None = Field(None, ge=1, description="Sobol trials before BoTorch (default: Ax's choice)")
+    stop_when_targets_met: bool = False
+
+
+class RaySpec(_Strict):
+    """Where the agents run: a local Ray (address null) or an existing cluster ('auto' or host:port)."""
+
+    address: str | None = None
+    num_cpus: int | None = Field(None, ge=1)
+
+
+class Campaign(_Strict):
+    """A whole campaign, as written in its YAML file."""
+
+    name: str
+    seed: int = 0
+    material: str = "NMC111"
+    parameters: list[Parameter]
+    objectives: list[Objective]
+    outcome_constraints: list[str] = Field(default_factory=list)
+    parameter_constraints: list[str] = Field(default_factory=list)
+    evaluator: EvaluatorSpec
+    budget: Budget = Field(default_factory=Budget)
+    ray: RaySpec = Field(default_factory=RaySpec)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ValueError("name may hold letters, digits, '_', '.', '-' only (it names the run directory)")
+        return name
+
+    @field_validator("material")
+    @classmethod
+    def _known_material(cls, material: str) -> str:
+        if material not in MATERIALS:
+            raise ValueError(f"unknown material {material!r}; known: {', '.join(MATERIALS)}")
+        return material
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Campaign:
+        evaluator = EVALUATORS[self.evaluator.kind]
+        names = [p.name for p in self.parameters]
+        if len(set(names)) != len(names):
+            raise ValueError("parameter names must be unique")
+        for name in names:
+            if name not in evaluator.inputs:
+                raise ValueError(
+                    f"parameter {name!r} is not an input of the {self.evaluator.kind!r} evaluator; "
+                    f"inputs: {', '.join(evaluator.inputs)}"
+                )
+        if not self.tuned_parameters:
+            raise ValueError("at least one parameter must be a range or a choice")
+        if not self.objectives:
+            raise ValueError("at least one objective is needed")
+        objective_names = [o.name for o in self.objectives]
+        if len(set(objective_names)) != len(objective_names):
+            raise ValueError("objective names must be unique")
+        for name in objective_names:
+            if name not in evaluator.outcomes:
+                raise ValueError(
+                    f"objective {name!r} is not an outcome of the {self.evaluator.kind!r} evaluator; "
+                    f"outcomes: {', '.join(evaluator.outcomes)}"
+                )
+        for constraint in self.outcome_constraints:
+            _check_names(constraint, evaluator.outcomes, "outcome constraint", "outcome")
+        range_names = [p.name for p in self.parameters if isinstance(p, RangeParameter)]
+        for constraint in self.parameter_constraints:
+            _check_names(constraint, range_names, "parameter constraint", "range parameter")
+        return self
+
+    @property
+    def tuned_parameters(self) -> list[RangeParameter | ChoiceParameter]:
+        """The parameters the optimizer chooses (ranges and choices)."""
+        return [p for p in self.parameters if not isinstance(p, FixedParameter)]
+
+    @property
+    def fixed_values(self) -> dict[str, float | str]:
+        """The fixed parameters, name -> value."""
+        return {p.name: p.value for p in self.parameters if isinstance(p, FixedParameter)}
+
+    @property
+    def targets(self) -> list[Objective]:
+        """The objectives with goal 'target'."""
+        return [o for o in self.objectives if o.goal == "target"]
+
+
+def _check_names(expression: str, allowed: list[str] | tuple[str, ...], what: str, kind: str) -> None:
+    for name in constraint_names(expression):
+        if name not in allowed:
+            raise ValueError(f"{what} {expression!r} names {name!r}, which is not a {kind}")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loader that remembers the line of every mapping key and sequence item."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        loader.lines[id(mapping), key] = key_node.start_mark.line + 1
+    return mapping
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> list[Any]:
+    items = [loader.construct_object(child, deep=True) for child in node.value]
+    for index, child in enumerate(node.value):
+        loader.lines[id(items), index] = child.start_mark.line + 1
+    return items
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _line_of(data: Any, lines: dict[tuple[int, Any], int], loc: tuple[Any, ...]) -> int | None:
+    """Line of the deepest element of `loc` found in the YAML (1-based), if any."""
+    line = None
+    node = data
+    for part in loc:
+        if isinstance(node, (dict, list)) and (id(node), part) in lines:
+            line = lines[id(node), part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign YAML file; raise SpecError naming file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read campaign file ({exc.strerror or exc})") from None
+    loader = _LineLoader(text)
+    loader.lines = {}
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}{where}: invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a campaign file must be a mapping of sections (name, parameters, ...)")
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe(path, data, loader.lines, exc)) from None
+
+
+def _describe(path: Path, data: Any, lines: dict[tuple[int, Any], int], exc: ValidationError) -> str:
+    """One line for the first validation error: file:line: field: message."""
+    error = exc.errors()[0]
+    # Tagged unions put the tag ('float', 'choice'...) in the location: it is not a field of the file.
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in ("float", "int", "choice", "fixed")))
+    field = ".".join(str(p) for p in loc) or "campaign"
+    line = _line_of(data, lines, loc)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}"
+    elif error["type"] == "union_tag_invalid":
+        message = "type must be one of float, int, choice, fixed"
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {field}: {message}"
