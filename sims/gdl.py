@@ -14,20 +14,21 @@ The model, in the order it is built:
    t = H0 / n >= 2r. Fibres fill the layers in shuffled rounds (one per layer per round); a fibre's
    axis lies at a uniform height in [k t + r, (k + 1) t - r], so fibres of one layer cross each
    other while fibres of adjacent layers rest on (touch at most) those below.
-3. Fibres are added one at a time until the fibre volume reaches (1 - b)(1 - porosity) of the
-   volume, keeping the last fibre only if that lands closer to the target (so the porosity is met
+3. Fibres are added one at a time until the fibre volume reaches (1 - b)(1 - porosity) / (1 - c)
+   of the image (c: compression ratio, below), keeping the last fibre only if that lands closer to the target (so the porosity is met
    within half a fibre), or until `fibre_count` fibres are placed.
-4. Binder (volume share b = `binder_fraction` of the solid) fills the pore voxels closest to two
-   fibres at once: voxels are ranked by their distance to the surface of the second-nearest fibre
-   (ties: nearest fibre). Those are the wedges where fibres cross or run close, where a binder
-   meniscus collects, so the binder bridges crossings first and coats single fibres last.
-5. Compression by a ratio c (thickness reduction) is affine in z: the layer of uncompressed
-   thickness H0 = H / (1 - c) is squeezed onto the H of the image, fibres and binder keep their
-   volume (fibre cross-sections become ellipses of through-plane semi-axis r (1 - c)), so the
-   porosity drops to 1 - (1 - porosity) / (1 - c). It is built exactly, not resampled: a voxel at
-   height z samples the uncompressed structure at z / (1 - c). Real fibres bend into the gaps rather
-   than flatten; the affine model is the first-order one that conserves the solid and the in-plane
-   structure.
+4. Binder (volume share b = `binder_fraction` of the solid) fills the pore voxels with the smallest
+   sum of distances to the surfaces of their nearest and second-nearest fibres (ties: nearest
+   first). For two fibres a gap g apart, {d1 + d2 <= s} is empty while s < g and then a lens that
+   spans the gap from one surface to the other: the binder bridges the closest crossings and
+   contacts first, like a meniscus, and ends as a coating of fibres that have no close neighbour.
+5. Compression by a ratio c (thickness reduction) keeps the fibres rigid and the solid volume
+   constant: the layer stack is built for the uncompressed thickness H0 = H / (1 - c) and every
+   fibre axis height is scaled by (1 - c) onto the H of the image, so the layers press into each
+   other while the fibre cross-sections stay circular. Fibres are added until the solid volume
+   equals that of the uncompressed layer, so the porosity drops to 1 - (1 - porosity) / (1 - c);
+   where pressed layers interpenetrate at crossings (real fibres bend there) the overlap is made up
+   by extra fibres. The binder is placed on the compressed fibres.
 `porosity` and `fibre_count` describe the uncompressed layer.
 """
 
@@ -146,12 +147,11 @@ def _add_fibre(
     z0: float,
     radius_um: float,
     voxel_um: float,
-    z_stretch: float,
 ) -> int:
     """Fold one fibre into the nearest (d1) and second-nearest (d2) fibre-surface distances (um).
 
-    The fibre axis is the line through (x0, y0, z0) along (ux, uy, 0), in uncompressed coordinates;
-    voxel k samples the height (k + 0.5) voxel_um z_stretch. Returns how many voxels became solid.
+    The fibre axis is the line through (x0, y0, z0) along (ux, uy, 0); voxel centres lie at
+    ((i, j, k) + 0.5) voxel_um. Returns how many voxels became solid.
     """
     nx, ny, nz = d1.shape
     newly_solid = 0
@@ -162,7 +162,7 @@ def _add_fibre(
             in_plane = dx * uy - dy * ux
             in_plane2 = in_plane * in_plane
             for k in range(nz):
-                dz = (k + 0.5) * voxel_um * z_stretch - z0
+                dz = (k + 0.5) * voxel_um - z0
                 d = math.sqrt(in_plane2 + dz * dz) - radius_um
                 nearest = d1[i, j, k]
                 if d < nearest:
@@ -194,8 +194,8 @@ def generate_gdl(params: GDLParams) -> GDLStructure:
     p = params
     nx, ny, nz = (int(n) for n in p.shape)
     n_voxels = nx * ny * nz
-    z_stretch = 1.0 / (1.0 - p.compression_ratio)
-    thickness0_um = p.thickness_um * z_stretch
+    squeeze = 1.0 - p.compression_ratio
+    thickness0_um = p.thickness_um / squeeze
     n_layers = max(1, int(thickness0_um // (2.0 * p.fibre_radius_um)))
     layer_um = thickness0_um / n_layers
     rng = np.random.default_rng(p.seed)
@@ -216,11 +216,12 @@ def generate_gdl(params: GDLParams) -> GDLStructure:
             layers = rng.permutation(n_layers)
         k = layers[n_fibres % n_layers]
         z0 = (k + 0.5) * layer_um + rng.uniform(-1.0, 1.0) * (0.5 * layer_um - p.fibre_radius_um)
+        z0 *= squeeze
         x0, y0, ux, uy = _fibre_line(rng, nx * p.voxel_um, ny * p.voxel_um, p.anisotropy)
         if p.porosity is not None:
             previous[0][...] = d1
             previous[1][...] = d2
-        added = _add_fibre(d1, d2, x0, y0, ux, uy, z0, p.fibre_radius_um, p.voxel_um, z_stretch)
+        added = _add_fibre(d1, d2, x0, y0, ux, uy, z0, p.fibre_radius_um, p.voxel_um)
         if n_solid + added >= fibre_target and fibre_target - n_solid < n_solid + added - fibre_target:
             d1, d2 = previous  # the last fibre overshoots by more than stopping short misses
             break
@@ -238,6 +239,7 @@ def generate_gdl(params: GDLParams) -> GDLStructure:
                 f"GDL binder_fraction={p.binder_fraction} needs {n_binder} voxels but only"
                 f" {pore.size} pore voxels are left"
             )
-        order = np.lexsort((d1.ravel()[pore], d2.ravel()[pore]))
+        near, second = d1.ravel()[pore], d2.ravel()[pore]
+        order = np.lexsort((near, near + second))
         labels.ravel()[pore[order[:n_binder]]] = BINDER
     return GDLStructure(labels=labels, voxel_um=p.voxel_um, params=p, n_fibres=n_fibres)
