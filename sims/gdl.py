@@ -15,8 +15,8 @@ The model, in the order it is built:
    axis lies at a uniform height in [k t + r, (k + 1) t - r], so fibres of one layer cross each
    other while fibres of adjacent layers rest on (touch at most) those below.
 3. Fibres are added one at a time until the fibre volume reaches (1 - b)(1 - porosity) / (1 - c)
-   of the image (c: compression ratio, below), keeping the last fibre only if that lands closer to the target (so the porosity is met
-   within half a fibre), or until `fibre_count` fibres are placed.
+   of the image (c: compression ratio, below), keeping the last fibre only if that lands closer to
+   the target (so the porosity is met within half a fibre), or until `fibre_count` fibres are placed.
 4. Binder (volume share b = `binder_fraction` of the solid) fills the pore voxels with the smallest
    sum of distances to the surfaces of their nearest and second-nearest fibres (ties: nearest
    first). For two fibres a gap g apart, {d1 + d2 <= s} is empty while s < g and then a lens that
