@@ -57,6 +57,7 @@ class ElectrodeMaterial:
     """An electrode family: active material (AM), carbon-binder domain (CBD) and solvent.
 
     `binder_fraction_of_cbd` is the binder mass share of the CBD solids (rest: carbon additive).
+    `am_mass_fraction` is the usual AM mass share of the solids (the default formulation).
     """
 
     name: str
@@ -64,6 +65,7 @@ class ElectrodeMaterial:
     cbd: SolidPhase
     solvent: Solvent
     binder_fraction_of_cbd: float = 0.5
+    am_mass_fraction: float = 0.96  # 96:2:2 AM:carbon:binder, common to NMC and graphite electrodes
 
     @property
     def cbd_solid_density_g_cm3(self) -> float:
