@@ -176,12 +176,25 @@ def test_unknown_or_missing_inputs_rejected():
         process.evaluate(RECIPE, "unobtainium")
 
 
-def test_agrees_with_the_nmc111_lab_data(shared_datasets, tmp_path):
-    if not (shared_datasets / "nmc_cunha2020").is_dir():
-        pytest.skip("nmc_cunha2020 is absent")
+def load_benchmark():
+    """benchmarks/process_vs_lab.py as a module (benchmarks/ is not a package)."""
     spec = importlib.util.spec_from_file_location("process_vs_lab", ROOT / "benchmarks" / "process_vs_lab.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_skips_without_the_lab_data(monkeypatch, tmp_path, capsys):
+    bench = load_benchmark()
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path / "absent")
+    assert bench.main(["--json", str(tmp_path / "r.json")]) == 0
+    assert "skipped" in capsys.readouterr().out and not (tmp_path / "r.json").exists()
+
+
+def test_agrees_with_the_nmc111_lab_data(shared_datasets, tmp_path):
+    if not (shared_datasets / "nmc_cunha2020").is_dir():
+        pytest.skip("nmc_cunha2020 is absent")
+    bench = load_benchmark()
     assert bench.main(["--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["n_recipes"] == 82
