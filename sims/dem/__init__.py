@@ -1,0 +1,33 @@
+"""Numba DEM engine for electrode particles: spheres, periodic in x and y, walls in z.
+
+Unit system: SI throughout (m, kg, s, N, J, Pa, rad/s); micrometre particles are 1e-6 m.
+
+Modules:
+- state.py: `ParticleState` (structure of arrays: positions, velocities, angular velocities, radii,
+  masses, moments of inertia, type ids, forces, torques) and `Box`.
+- params.py: `ContactParams`, per-type-pair tables mixed from materials as LIGGGHTS does
+  (`from_materials`, `from_properties`), and the Hertz restitution-damping relation.
+- contact.py: contact laws as small numba functions (Hertz / Thornton elastic-plastic normal, damping,
+  sjkr2 cohesion, tangential history with Coulomb limit, rolling resistance).
+- neighbors.py: cell binning and Verlet lists with a skin; contact histories follow their pair.
+- walls.py: `PlaneWall` (current collector, moving plate) and `RollWall` (roll section).
+- integrate.py: velocity-Verlet stepping kernels, many steps per numba call (serial half list or
+  parallel full list).
+- engine.py: `Simulation`, the object that drives the kernels, and `FailureLimits`.
+"""
+
+from sims.dem.engine import Contacts, FailureLimits, Simulation
+from sims.dem.params import ContactParams
+from sims.dem.state import Box, ParticleState
+from sims.dem.walls import PlaneWall, RollWall
+
+__all__ = [
+    "Box",
+    "ContactParams",
+    "Contacts",
+    "FailureLimits",
+    "ParticleState",
+    "PlaneWall",
+    "RollWall",
+    "Simulation",
+]

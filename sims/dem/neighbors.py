@@ -1,0 +1,169 @@
+"""Cell-list binning and Verlet neighbour lists with a skin, periodic in x and y.
+
+A list holds, for each particle i, the particles j with |x_i - x_j| < r_i + r_j + skin, in fixed-width
+rows: nbr (N, cap) int64, nnb (N,) int64, shift (N, cap, 2) float64, the periodic image offset (m)
+added to x_j (x, y) so that x_j + shift is the image nearest to x_i. A half list keeps j > i only
+(each pair once, for the serial kernel); a full list keeps every j != i (each pair seen from both
+sides, so that a parallel loop over i writes only to i). Contact histories, (N, cap, HIST_SIZE),
+follow their pair through a rebuild, between half and full lists too.
+
+The list stays valid while no particle has moved more than skin/2 since the build (x_build).
+Positions are wrapped into the box (x, y) at each build, so the shifts stay fixed between builds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+def cell_grid(box_length: np.ndarray, cutoff: float) -> np.ndarray:
+    """Number of cells (3,) int64 along x, y, z, each cell at least `cutoff` (m) wide."""
+    return np.maximum(np.floor(box_length / cutoff), 1).astype(np.int64)
+
+
+@numba.njit(cache=True)
+def bin_particles(x, lo, length, ncell, head, nxt):
+    """Wrap x, y into the box and chain the particles by cell (head (n_cells,), nxt (N,)).
+
+    Returns -1, or the index of a particle outside the box in z (it cannot be binned).
+    """
+    head[:] = -1
+    cell_x = length[0] / ncell[0]
+    cell_y = length[1] / ncell[1]
+    cell_z = length[2] / ncell[2]
+    for i in range(x.shape[0]):
+        x[i, 0] -= length[0] * math.floor((x[i, 0] - lo[0]) / length[0])
+        x[i, 1] -= length[1] * math.floor((x[i, 1] - lo[1]) / length[1])
+        zr = x[i, 2] - lo[2]
+        if not (zr >= 0.0 and zr <= length[2]):
+            return i
+        cx = min(int((x[i, 0] - lo[0]) / cell_x), ncell[0] - 1)
+        cy = min(int((x[i, 1] - lo[1]) / cell_y), ncell[1] - 1)
+        cz = min(int(zr / cell_z), ncell[2] - 1)
+        c = (cz * ncell[1] + cy) * ncell[0] + cx
+        nxt[i] = head[c]
+        head[c] = i
+    return -1
+
+
+@numba.njit(cache=True)
+def _find(row_nbr, count, j):
+    for k in range(count):
+        if row_nbr[k] == j:
+            return k
+    return -1
+
+
+@numba.njit(cache=True)
+def build_row(i, half, x, r, skin, grid, nlist, scratch):
+    """Fill row i of the list (up to its capacity) and carry the histories over; returns its length."""
+    lo, length, ncell = grid
+    nbr, shift, _, hist = nlist
+    old_nbr, old_nnb, old_hist, _, head, nxt = scratch
+    cap = nbr.shape[1]
+    lx = length[0]
+    ly = length[1]
+    cx = min(int((x[i, 0] - lo[0]) / (lx / ncell[0])), ncell[0] - 1)
+    cy = min(int((x[i, 1] - lo[1]) / (ly / ncell[1])), ncell[1] - 1)
+    cz = min(int((x[i, 2] - lo[2]) / (length[2] / ncell[2])), ncell[2] - 1)
+    count = 0
+    for oz in range(-1, 2):
+        czz = cz + oz
+        if czz < 0 or czz >= ncell[2]:
+            continue
+        # with fewer than 3 cells along a periodic axis, offsets -1 and +1 name the same cell
+        for oy in range(-1 if ncell[1] >= 3 else 0, 2 if ncell[1] >= 2 else 1):
+            cyy = (cy + oy) % ncell[1]
+            for ox in range(-1 if ncell[0] >= 3 else 0, 2 if ncell[0] >= 2 else 1):
+                cxx = (cx + ox) % ncell[0]
+                j = head[(czz * ncell[1] + cyy) * ncell[0] + cxx]
+                while j >= 0:
+                    if (half and j > i) or (not half and j != i):
+                        dx = x[j, 0] - x[i, 0]
+                        dy = x[j, 1] - x[i, 1]
+                        sx = -lx * math.floor(dx / lx + 0.5)
+                        sy = -ly * math.floor(dy / ly + 0.5)
+                        dx += sx
+                        dy += sy
+                        dz = x[j, 2] - x[i, 2]
+                        rc = r[i] + r[j] + skin
+                        if dx * dx + dy * dy + dz * dz < rc * rc:
+                            if count < cap:
+                                nbr[i, count] = j
+                                shift[i, count, 0] = sx
+                                shift[i, count, 1] = sy
+                                _carry_history(i, j, count, hist, old_nbr, old_nnb, old_hist)
+                            count += 1
+                    j = nxt[j]
+    return count
+
+
+@numba.njit(cache=True)
+def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
+    ko = _find(old_nbr[i], old_nnb[i], j)
+    if ko >= 0:
+        for h in range(hist.shape[2]):
+            hist[i, k, h] = old_hist[i, ko, h]
+        return
+    # the pair may have been stored from j's side (half list): same contact, opposite shear
+    ko = _find(old_nbr[j], old_nnb[j], i)
+    if ko >= 0:
+        hist[i, k, 0] = -old_hist[j, ko, 0]
+        hist[i, k, 1] = -old_hist[j, ko, 1]
+        hist[i, k, 2] = -old_hist[j, ko, 2]
+        for h in range(3, hist.shape[2]):
+            hist[i, k, h] = old_hist[j, ko, h]
+        return
+    for h in range(hist.shape[2]):
+        hist[i, k, h] = 0.0
+
+
+@numba.njit(cache=True)
+def build_serial(half, x, r, skin, grid, nlist, scratch):
+    """Build every row (serial); rows longer than the capacity are counted, not stored."""
+    nnb = nlist[2]
+    for i in range(x.shape[0]):
+        nnb[i] = build_row(i, half, x, r, skin, grid, nlist, scratch)
+
+
+@numba.njit(cache=True, parallel=True)
+def build_parallel(half, x, r, skin, grid, nlist, scratch):
+    """Build every row, rows in parallel; rows longer than the capacity are counted, not stored."""
+    nnb = nlist[2]
+    for i in numba.prange(x.shape[0]):
+        nnb[i] = build_row(i, half, x, r, skin, grid, nlist, scratch)
+
+
+@numba.njit(cache=True)
+def rebuild(parallel, half, x, r, skin, grid, nlist, scratch):
+    """Bin, build the list carrying histories over, and remember the positions in x_build.
+
+    grid = (lo (3,), length (3,), ncell (3,)); nlist = (nbr, shift, nnb, hist); scratch =
+    (old_nbr, old_nnb, old_hist, x_build, head, nxt). Returns (status, index): (0, -1) done;
+    (1, longest row) a row outgrew the capacity: nbr, nnb and hist are as before (for carrying the
+    histories over), the rest is stale, rebuild with a larger capacity; (2, i) particle i is outside
+    the box in z.
+    """
+    nbr, _, nnb, hist = nlist
+    old_nbr, old_nnb, old_hist, x_build, head, nxt = scratch
+    old_nbr[:] = nbr
+    old_nnb[:] = nnb
+    old_hist[:] = hist
+    i_out = bin_particles(x, grid[0], grid[1], grid[2], head, nxt)
+    if i_out >= 0:
+        return 2, i_out
+    if parallel:
+        build_parallel(half, x, r, skin, grid, nlist, scratch)
+    else:
+        build_serial(half, x, r, skin, grid, nlist, scratch)
+    longest = nnb.max() if nnb.shape[0] else 0
+    if longest > nbr.shape[1]:
+        nbr[:] = old_nbr
+        nnb[:] = old_nnb
+        hist[:] = old_hist
+        return 1, longest
+    x_build[:] = x
+    return 0, -1
