@@ -11,20 +11,16 @@ touches), the yield pressure by the minimum (the softer partner yields). A (T, T
 (T,) one sets the pair values directly, as LIGGGHTS' `peratomtypepair` properties do.
 
 The Hertz damping follows LIGGGHTS' hertz model, gamma_n = 2 sqrt(5/6) beta sqrt(S_n m*) with
-S_n = 2 Y* sqrt(R* delta). LIGGGHTS takes beta = -ln e / sqrt(ln^2 e + pi^2), the linear-spring
-value, with which a Hertz collision does not return e exactly; `damping="exact"` (default) solves the
-dimensionless Hertz collision for the beta that does, `damping="liggghts"` keeps LIGGGHTS' formula.
+S_n = 2 Y* sqrt(R* delta) and beta = -ln e / sqrt(ln^2 e + pi^2); with it a Hertz collision returns
+the restitution e at any impact speed (checked in tests/sims/dem/test_two_spheres.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy.integrate import solve_ivp
-from scipy.optimize import brentq
 
 from sims.errors import PhysicalInputError
 from sims.materials import SolidPhase
@@ -81,7 +77,6 @@ class ContactParams:
         cohesion_energy_density_j_m3: ArrayLike = 0.0,
         rolling_friction: ArrayLike = 0.0,
         yield_pressure_pa: ArrayLike = np.inf,
-        damping: str = "exact",
     ) -> ContactParams:
         """Tables from per-type (T,) properties (mixed per pair) or per-pair (T, T) values.
 
@@ -104,13 +99,8 @@ class ContactParams:
         _check(mu_r, "rolling_friction", lo=0.0)
         _check(coh, "cohesion_energy_density_j_m3", lo=0.0)
         _check(p_y, "yield_pressure_pa", lo=0.0, lo_open=True, allow_inf=True)
-        if damping == "exact":
-            beta = np.vectorize(hertz_damping_beta)(e)
-        elif damping == "liggghts":
-            log_e = np.log(e)
-            beta = -log_e / np.sqrt(log_e**2 + np.pi**2)
-        else:
-            raise PhysicalInputError(f"damping must be 'exact' or 'liggghts', got {damping!r}")
+        log_e = np.log(e)
+        beta = -log_e / np.sqrt(log_e**2 + np.pi**2)
         a = (1.0 - nu**2) / young
         b = 2.0 * (2.0 - nu) * (1.0 + nu) / young
         return cls(
@@ -137,7 +127,6 @@ class ContactParams:
         cohesion_energy_density_j_m3: ArrayLike | None = None,
         rolling_friction: ArrayLike = 0.0,
         yield_pressure_pa: ArrayLike = np.inf,
-        damping: str = "exact",
     ) -> ContactParams:
         """Tables for types 0..T-1 = `phases` (sims.materials SolidPhase objects).
 
@@ -160,7 +149,6 @@ class ContactParams:
             ),
             rolling_friction=rolling_friction,
             yield_pressure_pa=yield_pressure_pa,
-            damping=damping,
         )
 
 
@@ -197,33 +185,3 @@ def _check(
         raise PhysicalInputError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {arr.tolist()}")
     if hi is not None and np.any(arr > hi):
         raise PhysicalInputError(f"{name} must be <= {hi}, got {arr.tolist()}")
-
-
-def hertz_restitution(beta: float) -> float:
-    """Restitution of a Hertz collision with LIGGGHTS' damping coefficient `beta` (velocity independent).
-
-    In units where delta scales with the maximum overlap, m* u'' = -K u^1.5 - gamma_n u' becomes
-    u'' = -u^1.5 - sqrt(5) beta u^0.25 u' with u(0) = 0, u'(0) = 1; e = -u'(t_end) at u(t_end) = 0.
-    """
-
-    def rhs(_t: float, y: np.ndarray) -> list[float]:
-        u = max(y[0], 0.0)
-        return [y[1], -(u**1.5) - np.sqrt(5.0) * beta * u**0.25 * y[1]]
-
-    def separated(_t: float, y: np.ndarray) -> float:
-        return y[0]
-
-    separated.terminal = True  # type: ignore[attr-defined]
-    separated.direction = -1.0  # type: ignore[attr-defined]
-    sol = solve_ivp(rhs, (0.0, 1e3), [0.0, 1.0], events=separated, rtol=1e-10, atol=1e-12, max_step=0.05)
-    if not sol.t_events[0].size:
-        return 0.0
-    return float(-sol.y_events[0][0][1])
-
-
-@lru_cache(maxsize=256)
-def hertz_damping_beta(restitution: float) -> float:
-    """The LIGGGHTS damping coefficient beta for which a Hertz collision restitutes `restitution`."""
-    if restitution >= 1.0:
-        return 0.0
-    return float(brentq(lambda b: hertz_restitution(b) - restitution, 0.0, 20.0, xtol=1e-10))
