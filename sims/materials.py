@@ -19,6 +19,8 @@ class SolidPhase:
     `density_g_cm3` is the density of one (effective) particle, nanopores included;
     `nanoporosity` is the pore volume fraction inside it (CBD), 0 for dense particles.
     `diameters_um` and `volume_fractions` give the particle size distribution (PSD).
+    `yield_pressure_pa` is Thornton's limiting contact pressure of the elastic-plastic DEM law
+    (inf: purely elastic Hertz contacts).
     """
 
     name: str
@@ -31,6 +33,7 @@ class SolidPhase:
     friction: float
     cohesion_energy_density_j_m3: float
     nanoporosity: float = 0.0
+    yield_pressure_pa: float = float("inf")
 
     def __post_init__(self) -> None:
         if len(self.diameters_um) != len(self.volume_fractions):
@@ -46,10 +49,24 @@ class SolidPhase:
 
 @dataclass(frozen=True)
 class Solvent:
-    """A slurry solvent."""
+    """A slurry solvent: density (g/cm3), viscosity (Pa s) and surface tension (N/m) at 25 C."""
 
     name: str
     density_g_cm3: float
+    viscosity_pa_s: float = 1e-3
+    surface_tension_n_m: float = 0.05
+
+
+@dataclass(frozen=True)
+class WallMaterial:
+    """A surface the particles touch: current collector foil, calender plate or roll (SI units)."""
+
+    name: str
+    density_g_cm3: float
+    young_modulus_pa: float
+    poisson_ratio: float
+    restitution: float
+    friction: float
 
 
 @dataclass(frozen=True)
@@ -73,8 +90,15 @@ class ElectrodeMaterial:
         return self.cbd.density_g_cm3 / (1.0 - self.cbd.nanoporosity)
 
 
-NMP = Solvent("NMP", 1.028)  # N-methyl-2-pyrrolidone at 25 C
-WATER = Solvent("water", 0.997)
+# N-methyl-2-pyrrolidone at 25 C: 1.67 mPa s, 40.7 mN/m (CRC Handbook); water: 0.89 mPa s, 72.0 mN/m.
+NMP = Solvent("NMP", 1.028, viscosity_pa_s=1.67e-3, surface_tension_n_m=0.0407)
+WATER = Solvent("water", 0.997, viscosity_pa_s=0.89e-3, surface_tension_n_m=0.0720)
+
+# Current collector foil (aluminium, cathodes; copper foils of anodes are stiffer still) and the
+# hardened steel of calender plates and rolls; textbook moduli. Wall restitution and friction with
+# the particles are estimates (order of the particle-particle values).
+ALUMINIUM_FOIL = WallMaterial("aluminium", 2.70, 70e9, 0.33, 0.5, 0.3)
+STEEL_TOOL = WallMaterial("steel", 7.85, 210e9, 0.30, 0.5, 0.3)
 
 # NMC111 (LiNi1/3Mn1/3Co1/3O2): crystallographic density 4.75-4.78 g/cm3; the PSD diameters are the
 # ones of the LRCS DEM electrodes (Ngandjong et al., J. Power Sources 485 (2021) 229320); the volume
@@ -90,6 +114,7 @@ NMC111_AM = SolidPhase(
     restitution=0.5,
     friction=0.3,
     cohesion_energy_density_j_m3=0.0,
+    yield_pressure_pa=1.0e9,  # estimate: nanoindentation hardness of secondary NMC particles ~1 GPa
 )
 
 # Carbon-binder domain as effective particles: ~1.3 um when dried, ~47 % nanoporosity (Ngandjong
@@ -107,6 +132,7 @@ CBD_PVDF_C = SolidPhase(
     friction=0.5,
     cohesion_energy_density_j_m3=2.0e5,
     nanoporosity=0.47,
+    yield_pressure_pa=5.0e7,  # estimate: ~3x the ~15-20 MPa yield stress of a porous PVDF/carbon phase
 )
 
 # Graphite (natural flake, spheroidised): 2.24 g/cm3 (theoretical 2.26); d50 ~ 15 um.
@@ -121,6 +147,7 @@ GRAPHITE_AM = SolidPhase(
     restitution=0.5,
     friction=0.3,
     cohesion_energy_density_j_m3=0.0,
+    yield_pressure_pa=3.0e8,  # estimate: spheroidised graphite deforms plastically at a few 100 MPa
 )
 
 # Silicon-graphite blend (10 wt% Si, 2.33 g/cm3, in graphite): 1 / (0.9/2.24 + 0.1/2.33) = 2.248 g/cm3.
@@ -135,6 +162,7 @@ SIGR_AM = SolidPhase(
     restitution=0.5,
     friction=0.3,
     cohesion_energy_density_j_m3=0.0,
+    yield_pressure_pa=4.0e8,  # estimate: graphite matrix, stiffened by Si
 )
 
 # Anode CBD: carbon black + CMC/SBR (~1.6 g/cm3 skeleton), same effective-particle treatment.
@@ -149,6 +177,7 @@ CBD_CMC_SBR = SolidPhase(
     friction=0.5,
     cohesion_energy_density_j_m3=2.0e5,
     nanoporosity=0.47,
+    yield_pressure_pa=5.0e7,  # estimate, as the PVDF/carbon CBD
 )
 
 MATERIALS: dict[str, ElectrodeMaterial] = {
