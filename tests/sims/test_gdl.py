@@ -3,11 +3,21 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 
 from sims.errors import PhysicalInputError
-from sims.gdl import BINDER, FIBRE, PORE, GDLParams, generate_gdl
+from sims.gdl import (
+    BINDER,
+    FIBRE,
+    GDL_PARAMETER_RANGES,
+    PORE,
+    GDLParams,
+    gdl_dataset,
+    generate_gdl,
+    sample_gdl_parameters,
+)
 from sims.metrics.transport import tortuosity
 
 
@@ -117,3 +127,25 @@ def test_binder_bridges_fibres_and_never_floats():
 def test_bad_parameters_name_the_parameter(kwargs, name):
     with pytest.raises(PhysicalInputError, match=name):
         GDLParams(**kwargs)
+
+
+def test_dataset_parameters_are_deterministic_prefix_stable_and_in_range():
+    many = sample_gdl_parameters(50, seed=4, shape=(48, 48, 32), voxel_um=1.5)
+    assert sample_gdl_parameters(10, seed=4, shape=(48, 48, 32), voxel_um=1.5) == many[:10]
+    assert sample_gdl_parameters(10, seed=5, shape=(48, 48, 32), voxel_um=1.5) != many[:10]
+    assert len({p.seed for p in many}) == 50
+    for name, (low, high) in GDL_PARAMETER_RANGES.items():
+        # 50 draws cover the range: both ends come within a quarter of it
+        values = (np.array([getattr(p, name) for p in many]) - low) / (high - low)
+        assert 0.0 <= values.min() < 0.25 and 0.75 < values.max() <= 1.0
+
+
+def test_dataset_rows_are_the_same_with_parallel_workers():
+    params = sample_gdl_parameters(2, seed=9, shape=(32, 32, 24))
+    serial, parallel = gdl_dataset(params), gdl_dataset(params, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    row = serial.iloc[0]
+    assert row["porosity"] == pytest.approx(generate_gdl(params[0]).porosity)
+    assert row["tortuosity_factor_in_plane"] == pytest.approx(
+        0.5 * (row["tortuosity_factor_x"] + row["tortuosity_factor_y"])
+    )
