@@ -229,7 +229,10 @@ def parse_size(size: str) -> tuple[int, int, int]:
     return dims[0], dims[1], dims[2]
 
 
-_RANGES_HELP = "; ".join(f"{name} {low:g}-{high:g}" for name, (low, high) in GDL_PARAMETER_RANGES.items())
+_RANGES_HELP = "; ".join(
+    f"{'porosity before compression' if name == 'porosity' else name} {low:g}-{high:g}"
+    for name, (low, high) in GDL_PARAMETER_RANGES.items()
+)
 
 
 @dataset_app.command(
