@@ -257,7 +257,7 @@ def _dot(a, b):
 
 @numba.njit(cache=True)
 def _cg_update(x, r, p, minus_ap, alpha):
-    """x += alpha p and r -= alpha A p, given -A p."""
+    """x += alpha p and r -= alpha A p, given minus_ap = -A p."""
     for i in range(x.size):
         x[i] += alpha * p[i]
         r[i] += alpha * minus_ap[i]
@@ -351,6 +351,14 @@ def _mg_pcg(
     (iterations, converged).
     """
     fine = levels[0]
+
+    def flux_agrees() -> bool:
+        flux = _layer_fluxes(x, fine.gx)
+        mean = flux.mean()
+        return bool(mean > 0 and (flux.max() - flux.min()) / mean < flux_rtol)
+
+    if flux_agrees():  # the linear start is exact in a uniform medium
+        return 0, True
     r = fine.padded_zeros()
     _residual(x, b, fine.gx, fine.gy, fine.gz, fine.diag, r)
     z = _v_cycle(levels, 0, r)
@@ -361,10 +369,11 @@ def _mg_pcg(
     rz = _dot(r1, z.ravel())
     for it in range(1, max_iter + 1):
         _residual(p, zero, fine.gx, fine.gy, fine.gz, fine.diag, q)  # q = -A p
-        _cg_update(x1, r1, p1, q1, -rz / _dot(p1, q1))  # p.q = -p.A.p
-        flux = _layer_fluxes(x, fine.gx)
-        mean = flux.mean()
-        if mean > 0 and (flux.max() - flux.min()) / mean < flux_rtol:
+        p_a_p = -_dot(p1, q1)
+        if p_a_p <= 0.0:  # p = 0: the residual vanished exactly
+            return it - 1, True
+        _cg_update(x1, r1, p1, q1, rz / p_a_p)
+        if flux_agrees():
             return it, True
         z = _v_cycle(levels, 0, r)
         rz_new = _dot(r1, z.ravel())
