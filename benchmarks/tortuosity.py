@@ -9,7 +9,8 @@ thickness (z) for the pore phase:
 TauFactor 1.x runs its binary `Solver` on the CPU with one torch thread and its default tolerance
 (layer fluxes within 1 %, tau steady within 2e-3); batman runs `tortuosity()` with its default
 flux tolerance (1e-3), after a warm-up call that compiles the numba kernels. Both times include the
-solver set-up. speedup = taufactor_s / batman_s.
+solver set-up. speedup = taufactor_s / batman_s. On a shared machine both slow down with the load
+(`load_average_1min` is recorded at the end): compare the speedups of one run, not times across runs.
 
     python benchmarks/tortuosity.py --json results/tortuosity.json [--sizes 100 200]
 """
@@ -93,7 +94,12 @@ def main() -> None:
                 f"x{case['speedup']:.1f}, tau diff {100 * case['tau_rel_diff']:.2f} %",
                 file=sys.stderr,
             )
-    out = {"threads": 1, "taufactor_version": getattr(taufactor, "__version__", "?"), "cases": cases}
+    out = {
+        "threads": 1,
+        "taufactor_version": getattr(taufactor, "__version__", "?"),
+        "load_average_1min": os.getloadavg()[0],
+        "cases": cases,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
     largest = [c for c in cases if c["size"] == max(args.sizes)]

@@ -11,9 +11,9 @@ where D_mean = sum over phases of volume fraction x relative diffusivity (the po
 pores conduct, every pore voxel counted, as TauFactor does). Only clusters touching both faces carry
 flux; the others (and the solids) are left out of the system. The SPD system is solved by conjugate
 gradients preconditioned with one geometric multigrid V-cycle (cell-centred, piecewise-constant
-transfers, coarse conductances summed over coarse faces, red-black Gauss-Seidel smoothing, symmetric
-so that CG stays valid), from the linear profile, until the fluxes through the inlet, every layer
-and the outlet agree within `flux_rtol`.
+transfers, coarse conductances summed over coarse faces, Gauss-Seidel sweeps red-black before and
+black-red after each coarse correction, so that the preconditioner is symmetric), from the linear
+profile, until the fluxes through the inlet, every layer and the outlet agree within `flux_rtol`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from sims.errors import PhysicalInputError
 from sims.metrics.porosity import AXIS_NAMES, axis_index, percolating_mask
 from sims.metrics.voxelize import LABELS, PORE, VoxelImage, as_image
 
-_COARSEST_SWEEPS = 20  # symmetric red-black sweeps on the coarsest grid (at most 3 x 3 x 3 cells)
+_SWEEPS = 2  # red-black Gauss-Seidel sweeps before and after each coarse correction
+_COARSEST_SWEEPS = 20  # sweeps each way on the coarsest grid (at most 3 x 3 x 3 cells)
 
 
 @dataclass(frozen=True)
@@ -58,31 +59,32 @@ class TortuosityResult:
 
 
 @numba.njit(cache=True)
-def _face_conductances(cond):
-    """Face conductances gx (n0+1, n1, n2), gy (n0, n1+1, n2), gz (n0, n1, n2+1) of `cond` (n0, n1, n2).
+def _face_conductances(cond, active):
+    """Face conductances gx (n0+1, n1, n2), gy (n0, n1+1, n2), gz (n0, n1, n2+1), float32.
 
-    Interior faces: harmonic mean of the two voxels; gx[0] and gx[n0]: half a voxel to the inlet and
-    outlet faces (2 D); the y and z boundary faces carry no flux (0).
+    `cond` (n0, n1, n2): D / D_bulk per voxel; only the `active` voxels conduct. Interior faces:
+    harmonic mean of the two voxels; gx[0] and gx[n0]: half a voxel to the inlet and outlet faces
+    (2 D); the y and z boundary faces carry no flux (0).
     """
     n0, n1, n2 = cond.shape
-    gx = np.zeros((n0 + 1, n1, n2))
-    gy = np.zeros((n0, n1 + 1, n2))
-    gz = np.zeros((n0, n1, n2 + 1))
+    gx = np.zeros((n0 + 1, n1, n2), dtype=np.float32)
+    gy = np.zeros((n0, n1 + 1, n2), dtype=np.float32)
+    gz = np.zeros((n0, n1, n2 + 1), dtype=np.float32)
     for i in range(n0):
         for j in range(n1):
             for k in range(n2):
-                d = cond[i, j, k]
-                if d == 0.0:
+                if not active[i, j, k]:
                     continue
+                d = cond[i, j, k]
                 if i == 0:
                     gx[0, j, k] = 2.0 * d
                 if i == n0 - 1:
                     gx[n0, j, k] = 2.0 * d
-                if i + 1 < n0 and cond[i + 1, j, k] > 0.0:
+                if i + 1 < n0 and active[i + 1, j, k]:
                     gx[i + 1, j, k] = 2.0 * d * cond[i + 1, j, k] / (d + cond[i + 1, j, k])
-                if j + 1 < n1 and cond[i, j + 1, k] > 0.0:
+                if j + 1 < n1 and active[i, j + 1, k]:
                     gy[i, j + 1, k] = 2.0 * d * cond[i, j + 1, k] / (d + cond[i, j + 1, k])
-                if k + 1 < n2 and cond[i, j, k + 1] > 0.0:
+                if k + 1 < n2 and active[i, j, k + 1]:
                     gz[i, j, k + 1] = 2.0 * d * cond[i, j, k + 1] / (d + cond[i, j, k + 1])
     return gx, gy, gz
 
@@ -116,51 +118,28 @@ def _diagonal(gx, gy, gz):
 
 
 @numba.njit(cache=True)
-def _residual(x, b, gx, gy, gz, diag, r):
-    """r = b - A x on the padded grids (r = b - A x; pass b = 0 for r = -A x)."""
-    n0, n1, n2 = diag.shape
-    for i in range(n0):
-        for j in range(n1):
-            xc, xm, xp = x[i + 1, j + 1], x[i, j + 1], x[i + 2, j + 1]
-            ym, yp, out, rhs = x[i + 1, j], x[i + 1, j + 2], r[i + 1, j + 1], b[i + 1, j + 1]
-            gxm, gxp, gym, gyp, gzc, dc = gx[i, j], gx[i + 1, j], gy[i, j], gy[i, j + 1], gz[i, j], diag[i, j]
-            for k in range(n2):
-                out[k + 1] = rhs[k + 1] - (
-                    dc[k] * xc[k + 1]
-                    - gxm[k] * xm[k + 1]
-                    - gxp[k] * xp[k + 1]
-                    - gym[k] * ym[k + 1]
-                    - gyp[k] * yp[k + 1]
-                    - gzc[k] * xc[k]
-                    - gzc[k + 1] * xc[k + 2]
-                )
-
-
-@numba.njit(cache=True)
-def _gauss_seidel_row(xc, xm, xp, ym, yp, rhs, gxm, gxp, gym, gyp, gzc, ic, forward):
-    n2 = ic.size
-    start, stop, step = (0, n2, 1) if forward else (n2 - 1, -1, -1)
-    for k in range(start, stop, step):
-        xc[k + 1] = ic[k] * (
-            rhs[k + 1]
-            + gxm[k] * xm[k + 1]
-            + gxp[k] * xp[k + 1]
-            + gym[k] * ym[k + 1]
-            + gyp[k] * yp[k + 1]
-            + gzc[k] * xc[k]
-            + gzc[k + 1] * xc[k + 2]
+def _residual_row(out, xc, xm, xp, ym, yp, rhs, gxm, gxp, gym, gyp, gzc, dc):
+    """One row of b - A x into out[1:-1] (padded rows: xc, xm, xp, ym, yp, rhs, out)."""
+    for k in range(dc.size):
+        out[k + 1] = rhs[k + 1] - (
+            dc[k] * xc[k + 1]
+            - gxm[k] * xm[k + 1]
+            - gxp[k] * xp[k + 1]
+            - gym[k] * ym[k + 1]
+            - gyp[k] * yp[k + 1]
+            - gzc[k] * xc[k]
+            - gzc[k + 1] * xc[k + 2]
         )
 
 
 @numba.njit(cache=True)
-def _gauss_seidel(x, b, gx, gy, gz, inv_diag, forward):
-    """One lexicographic Gauss-Seidel sweep, forward or backward (the adjoint of forward)."""
-    n0, n1, _ = inv_diag.shape
-    for ii in range(n0):
-        i = ii if forward else n0 - 1 - ii
-        for jj in range(n1):
-            j = jj if forward else n1 - 1 - jj
-            _gauss_seidel_row(
+def _residual(x, b, gx, gy, gz, diag, r):
+    """r = b - A x on the padded grids (pass b = 0 for r = -A x)."""
+    n0, n1, _ = diag.shape
+    for i in range(n0):
+        for j in range(n1):
+            _residual_row(
+                r[i + 1, j + 1],
                 x[i + 1, j + 1],
                 x[i, j + 1],
                 x[i + 2, j + 1],
@@ -172,21 +151,64 @@ def _gauss_seidel(x, b, gx, gy, gz, inv_diag, forward):
                 gy[i, j],
                 gy[i, j + 1],
                 gz[i, j],
-                inv_diag[i, j],
-                forward,
+                diag[i, j],
             )
 
 
 @numba.njit(cache=True)
-def _restrict(r, coarse_b, c0, c1, c2):
-    """coarse_b = P^T r: fine values summed over the children of each coarse cell (padded grids)."""
+def _restrict_residual(x, b, gx, gy, gz, diag, coarse_b, c0, c1, c2):
+    """coarse_b = P^T (b - A x): the residuals summed over the children of each coarse cell."""
+    n0, n1, n2 = diag.shape
     coarse_b[:] = 0.0
-    n0, n1, n2 = r.shape[0] - 2, r.shape[1] - 2, r.shape[2] - 2
+    row = np.zeros(n2 + 2)
     for i in range(n0):
         for j in range(n1):
-            row, out = r[i + 1, j + 1], coarse_b[i // c0 + 1, j // c1 + 1]
+            _residual_row(
+                row,
+                x[i + 1, j + 1],
+                x[i, j + 1],
+                x[i + 2, j + 1],
+                x[i + 1, j],
+                x[i + 1, j + 2],
+                b[i + 1, j + 1],
+                gx[i, j],
+                gx[i + 1, j],
+                gy[i, j],
+                gy[i, j + 1],
+                gz[i, j],
+                diag[i, j],
+            )
+            out = coarse_b[i // c0 + 1, j // c1 + 1]
             for k in range(n2):
                 out[k // c2 + 1] += row[k + 1]
+
+
+@numba.njit(cache=True)
+def _gauss_seidel(x, b, gx, gy, gz, inv_diag, colour):
+    """Half a red-black Gauss-Seidel sweep: the cells with (i + j + k) % 2 == colour."""
+    n0, n1, n2 = inv_diag.shape
+    for i in range(n0):
+        for j in range(n1):
+            xc, xm, xp = x[i + 1, j + 1], x[i, j + 1], x[i + 2, j + 1]
+            ym, yp, rhs = x[i + 1, j], x[i + 1, j + 2], b[i + 1, j + 1]
+            gxm, gxp, gym, gyp, gzc, ic = (
+                gx[i, j],
+                gx[i + 1, j],
+                gy[i, j],
+                gy[i, j + 1],
+                gz[i, j],
+                inv_diag[i, j],
+            )
+            for k in range((i + j + colour) % 2, n2, 2):
+                xc[k + 1] = ic[k] * (
+                    rhs[k + 1]
+                    + gxm[k] * xm[k + 1]
+                    + gxp[k] * xp[k + 1]
+                    + gym[k] * ym[k + 1]
+                    + gyp[k] * yp[k + 1]
+                    + gzc[k] * xc[k]
+                    + gzc[k + 1] * xc[k + 2]
+                )
 
 
 @numba.njit(cache=True)
@@ -291,7 +313,6 @@ def _hierarchy(gx: np.ndarray, gy: np.ndarray, gz: np.ndarray) -> list[_Level]:
     The operators are stored in single precision (half the memory traffic of the stencil sweeps);
     the vectors stay in double precision.
     """
-    gx, gy, gz = (g.astype(np.float32) for g in (gx, gy, gz))
     levels = []
     while True:
         diag, inv_diag = _diagonal(gx, gy, gz)
@@ -306,9 +327,11 @@ def _hierarchy(gx: np.ndarray, gy: np.ndarray, gz: np.ndarray) -> list[_Level]:
 
 
 def _smooth(level: _Level, x: np.ndarray, b: np.ndarray, sweeps: int, forward: bool) -> None:
-    """Lexicographic Gauss-Seidel sweeps; backward sweeps are the adjoint of forward ones."""
+    """Red-black Gauss-Seidel sweeps; the backward order (black, red) is the adjoint of the forward one."""
+    colours = (0, 1) if forward else (1, 0)
     for _ in range(sweeps):
-        _gauss_seidel(x, b, level.gx, level.gy, level.gz, level.inv_diag, forward)
+        for colour in colours:
+            _gauss_seidel(x, b, level.gx, level.gy, level.gz, level.inv_diag, colour)
 
 
 def _v_cycle(levels: list[_Level], depth: int, b: np.ndarray) -> np.ndarray:
@@ -319,14 +342,11 @@ def _v_cycle(levels: list[_Level], depth: int, b: np.ndarray) -> np.ndarray:
         _smooth(level, x, b, _COARSEST_SWEEPS, forward=True)
         _smooth(level, x, b, _COARSEST_SWEEPS, forward=False)
         return x
-    _smooth(level, x, b, 1, forward=True)
-    r = level.padded_zeros()
-    _residual(x, b, level.gx, level.gy, level.gz, level.diag, r)
-    coarse = levels[depth + 1]
-    coarse_b = coarse.padded_zeros()
-    _restrict(r, coarse_b, *level.factors)
+    _smooth(level, x, b, _SWEEPS, forward=True)
+    coarse_b = levels[depth + 1].padded_zeros()
+    _restrict_residual(x, b, level.gx, level.gy, level.gz, level.diag, coarse_b, *level.factors)
     _prolong_add(_v_cycle(levels, depth + 1, coarse_b), x, level.inv_diag, *level.factors)
-    _smooth(level, x, b, 1, forward=False)
+    _smooth(level, x, b, _SWEEPS, forward=False)
     return x
 
 
@@ -336,7 +356,7 @@ def _conductivity(labels: np.ndarray, phase_diffusivity: dict[int, float]) -> np
             raise PhysicalInputError(f"phase_diffusivity names unknown label {label}; known: {list(LABELS)}")
         if not (np.isfinite(value) and value >= 0):
             raise PhysicalInputError(f"phase_diffusivity[{label}] must be finite and >= 0, got {value}")
-    table = np.zeros(max(LABELS) + 1)
+    table = np.zeros(max(LABELS) + 1, dtype=np.float32)
     for label, value in phase_diffusivity.items():
         table[label] = value
     return table[labels]
@@ -398,10 +418,10 @@ class TortuositySolver:
     ) -> None:
         img = as_image(image)
         self.axis = AXIS_NAMES[axis_index(axis)]
-        cond = _conductivity(img.labels, phase_diffusivity or {PORE: 1.0})
-        self.volume_fraction = float(cond.mean())
-        # the flux axis becomes axis 0 so that the layers are contiguous in the compressed ordering
-        self._cond = np.ascontiguousarray(np.moveaxis(cond, axis_index(axis), 0))
+        # the flux axis becomes axis 0: the layers are the outermost index
+        labels = np.ascontiguousarray(np.moveaxis(img.labels, axis_index(axis), 0))
+        self._cond = _conductivity(labels, phase_diffusivity or {PORE: 1.0})
+        self.volume_fraction = float(self._cond.mean(dtype=np.float64))
         self._active = percolating_mask(self._cond > 0, 0)
         self.n_unknowns = int(np.count_nonzero(self._active))
 
@@ -426,16 +446,13 @@ class TortuositySolver:
                 solve_time_s=time.perf_counter() - start,
                 note=f"the conducting phase does not percolate along {self.axis}: tau = inf, D_eff = 0",
             )
-        cond = np.where(self._active, self._cond, 0.0)
-        levels = _hierarchy(*_face_conductances(cond))
+        levels = _hierarchy(*_face_conductances(self._cond, self._active))
         fine = levels[0]
         b = fine.padded_zeros()
         b[1, 1:-1, 1:-1] = fine.gx[0]  # c = 1 on the inlet face
         # the linear profile is the exact solution of a uniform medium
         x = fine.padded_zeros()
-        x[1:-1, 1:-1, 1:-1] = np.where(
-            self._active, (1.0 - (np.arange(shape[0]) + 0.5) / shape[0])[:, None, None], 0.0
-        )
+        x[1:-1, 1:-1, 1:-1] = (1.0 - (np.arange(shape[0]) + 0.5) / shape[0])[:, None, None] * self._active
         iterations, converged = _mg_pcg(levels, x, b, flux_rtol, max_iter)
         flux = _layer_fluxes(x, fine.gx)
         r = fine.padded_zeros()
