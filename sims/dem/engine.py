@@ -13,6 +13,7 @@ raises SimulationFailed with the reason, and the simulation refuses to run furth
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,12 @@ from sims.dem.walls import Wall, pack_walls
 from sims.errors import PhysicalInputError, SimulationFailed
 
 log = logging.getLogger(__name__)
+
+# Each step opens three parallel regions. On a busy machine TBB (numba's first choice when present)
+# stalls for milliseconds per region and at exit, and OpenMP's spinning threads for about as long;
+# the workqueue does not. Only when the user has not chosen a layer.
+if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+    numba.config.THREADING_LAYER_PRIORITY = ["workqueue", "omp", "tbb"]
 
 
 @dataclass(frozen=True)
