@@ -10,7 +10,7 @@ between a face voxel and its face (half a voxel). With the mean flux F through a
 where D_mean = sum over phases of volume fraction x relative diffusivity (the porosity when only the
 pores conduct, every pore voxel counted, as TauFactor does). Only clusters touching both faces carry
 flux; the others (and the solids) are left out of the system. The SPD system is solved by conjugate
-gradients preconditioned with one geometric multigrid V-cycle (cell-centred, piecewise-constant
+gradients preconditioned with one geometric multigrid cycle (cell-centred, piecewise-constant
 transfers, coarse conductances summed over coarse faces, Gauss-Seidel sweeps red-black before and
 black-red after each coarse correction, so that the preconditioner is symmetric), from the linear
 profile, until the fluxes through the inlet, every layer and the outlet agree within `flux_rtol`.
@@ -184,31 +184,39 @@ def _restrict_residual(x, b, gx, gy, gz, diag, coarse_b, c0, c1, c2):
 
 
 @numba.njit(cache=True)
-def _gauss_seidel(x, b, gx, gy, gz, inv_diag, colour):
-    """Half a red-black Gauss-Seidel sweep: the cells with (i + j + k) % 2 == colour."""
-    n0, n1, n2 = inv_diag.shape
-    for i in range(n0):
-        for j in range(n1):
-            xc, xm, xp = x[i + 1, j + 1], x[i, j + 1], x[i + 2, j + 1]
-            ym, yp, rhs = x[i + 1, j], x[i + 1, j + 2], b[i + 1, j + 1]
-            gxm, gxp, gym, gyp, gzc, ic = (
-                gx[i, j],
-                gx[i + 1, j],
-                gy[i, j],
-                gy[i, j + 1],
-                gz[i, j],
-                inv_diag[i, j],
+def _gauss_seidel_plane(x, b, gx, gy, gz, inv_diag, i, colour):
+    """Gauss-Seidel update of the cells of plane i with (i + j + k) % 2 == colour."""
+    n1, n2 = inv_diag.shape[1], inv_diag.shape[2]
+    for j in range(n1):
+        xc, xm, xp = x[i + 1, j + 1], x[i, j + 1], x[i + 2, j + 1]
+        ym, yp, rhs = x[i + 1, j], x[i + 1, j + 2], b[i + 1, j + 1]
+        gxm, gxp, gym, gyp, gzc, ic = gx[i, j], gx[i + 1, j], gy[i, j], gy[i, j + 1], gz[i, j], inv_diag[i, j]
+        for k in range((i + j + colour) % 2, n2, 2):
+            xc[k + 1] = ic[k] * (
+                rhs[k + 1]
+                + gxm[k] * xm[k + 1]
+                + gxp[k] * xp[k + 1]
+                + gym[k] * ym[k + 1]
+                + gyp[k] * yp[k + 1]
+                + gzc[k] * xc[k]
+                + gzc[k + 1] * xc[k + 2]
             )
-            for k in range((i + j + colour) % 2, n2, 2):
-                xc[k + 1] = ic[k] * (
-                    rhs[k + 1]
-                    + gxm[k] * xm[k + 1]
-                    + gxp[k] * xp[k + 1]
-                    + gym[k] * ym[k + 1]
-                    + gyp[k] * yp[k + 1]
-                    + gzc[k] * xc[k]
-                    + gzc[k + 1] * xc[k + 2]
-                )
+
+
+@numba.njit(cache=True)
+def _gauss_seidel(x, b, gx, gy, gz, inv_diag, first):
+    """One red-black Gauss-Seidel sweep: colour `first` everywhere, then the other colour.
+
+    Fused in one pass over the planes: the second colour of plane i - 1 only needs the first colour
+    of planes i - 2 to i, already updated, so the result equals two separate half-sweeps with half
+    the memory traffic.
+    """
+    n0 = inv_diag.shape[0]
+    for i in range(n0 + 1):
+        if i < n0:
+            _gauss_seidel_plane(x, b, gx, gy, gz, inv_diag, i, first)
+        if i > 0:
+            _gauss_seidel_plane(x, b, gx, gy, gz, inv_diag, i - 1, 1 - first)
 
 
 @numba.njit(cache=True)
@@ -293,7 +301,8 @@ def _new_direction(p, z, beta):
 
 @dataclass
 class _Level:
-    """One grid of the multigrid hierarchy: face conductances, diagonal, coarsening factors to the next."""
+    """One grid of the multigrid hierarchy: face conductances, diagonal, coarsening factors to the
+    next grid, and the cycle's work vectors (padded): its correction `x` and right-hand side `b`."""
 
     gx: np.ndarray
     gy: np.ndarray
@@ -301,6 +310,10 @@ class _Level:
     diag: np.ndarray
     inv_diag: np.ndarray
     factors: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        self.x = self.padded_zeros()
+        self.b = self.padded_zeros()
 
     def padded_zeros(self) -> np.ndarray:
         n0, n1, n2 = self.diag.shape
@@ -328,24 +341,31 @@ def _hierarchy(gx: np.ndarray, gy: np.ndarray, gz: np.ndarray) -> list[_Level]:
 
 def _smooth(level: _Level, x: np.ndarray, b: np.ndarray, sweeps: int, forward: bool) -> None:
     """Red-black Gauss-Seidel sweeps; the backward order (black, red) is the adjoint of the forward one."""
-    colours = (0, 1) if forward else (1, 0)
     for _ in range(sweeps):
-        for colour in colours:
-            _gauss_seidel(x, b, level.gx, level.gy, level.gz, level.inv_diag, colour)
+        _gauss_seidel(x, b, level.gx, level.gy, level.gz, level.inv_diag, 0 if forward else 1)
 
 
-def _v_cycle(levels: list[_Level], depth: int, b: np.ndarray) -> np.ndarray:
-    """x ~ A^-1 b by a symmetric V-cycle from x = 0: a fixed SPD operator, so a valid CG preconditioner."""
+def _mg_cycle(levels: list[_Level], depth: int, b: np.ndarray) -> np.ndarray:
+    """x ~ A^-1 b by one multigrid cycle from x = 0: V on the finest grid, W below it.
+
+    Returns the level's work vector `x`, overwritten by the next cycle on that level.
+
+    Two coarse corrections per coarse level cost little (each coarse grid has 1/8 of the cells)
+    and help most in tortuous media, where the coarse operators are the crudest. Smoothing and
+    transfers are symmetric, so the cycle is a fixed SPD operator: a valid CG preconditioner.
+    """
     level = levels[depth]
-    x = level.padded_zeros()
+    x = level.x
+    x[...] = 0.0
     if depth == len(levels) - 1:
         _smooth(level, x, b, _COARSEST_SWEEPS, forward=True)
         _smooth(level, x, b, _COARSEST_SWEEPS, forward=False)
         return x
     _smooth(level, x, b, _SWEEPS, forward=True)
-    coarse_b = levels[depth + 1].padded_zeros()
-    _restrict_residual(x, b, level.gx, level.gy, level.gz, level.diag, coarse_b, *level.factors)
-    _prolong_add(_v_cycle(levels, depth + 1, coarse_b), x, level.inv_diag, *level.factors)
+    coarse = levels[depth + 1]
+    for _ in range(1 if depth == 0 else 2):
+        _restrict_residual(x, b, level.gx, level.gy, level.gz, level.diag, coarse.b, *level.factors)
+        _prolong_add(_mg_cycle(levels, depth + 1, coarse.b), x, level.inv_diag, *level.factors)
     _smooth(level, x, b, _SWEEPS, forward=False)
     return x
 
@@ -381,7 +401,7 @@ def _mg_pcg(
         return 0, True
     r = fine.padded_zeros()
     _residual(x, b, fine.gx, fine.gy, fine.gz, fine.diag, r)
-    z = _v_cycle(levels, 0, r)
+    z = _mg_cycle(levels, 0, r)
     p = z.copy()
     q = fine.padded_zeros()
     zero = fine.padded_zeros()
@@ -395,7 +415,7 @@ def _mg_pcg(
         _cg_update(x1, r1, p1, q1, rz / p_a_p)
         if flux_agrees():
             return it, True
-        z = _v_cycle(levels, 0, r)
+        z = _mg_cycle(levels, 0, r)
         rz_new = _dot(r1, z.ravel())
         _new_direction(p1, z.ravel(), rz_new / rz)
         rz = rz_new
