@@ -9,10 +9,11 @@ thickness (z) for the pore phase:
 TauFactor 1.x runs its binary `Solver` on the CPU with one torch thread and its default tolerance
 (layer fluxes within 1 %, tau steady within 2e-3); batman runs `tortuosity()` with its default
 flux tolerance (1e-3), after a warm-up call that compiles the numba kernels. Both times include the
-solver set-up. speedup = taufactor_s / batman_s. On a shared machine both slow down with the load
+solver set-up; with `--repeats N` the two solvers alternate N times and the fastest run of each
+counts. speedup = taufactor_s / batman_s. On a shared machine both slow down with the load
 (`load_average_1min` is recorded at the end): compare the speedups of one run, not times across runs.
 
-    python benchmarks/tortuosity.py --json results/tortuosity.json [--sizes 100 200]
+    python benchmarks/tortuosity.py --json results/tortuosity.json [--sizes 100 200] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, required=True, help="where to write the figures (JSON)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200], help="cube sides in voxels")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each solver per case; the fastest counts"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     tortuosity(blobs((24, 24, 24), 0.4), "z")  # compile the numba kernels before timing
@@ -69,10 +73,14 @@ def main() -> None:
     cases = []
     for n in args.sizes:
         for name, labels in structures(n).items():
-            start = time.perf_counter()
-            ours = tortuosity(labels, "z")
-            batman_s = time.perf_counter() - start
-            tf_tau, tf_s, tf_iter = run_taufactor(labels)
+            batman_samples, taufactor_samples = [], []
+            for _ in range(args.repeats):  # interleaved, so that both see the same load
+                start = time.perf_counter()
+                ours = tortuosity(labels, "z")
+                batman_samples.append(time.perf_counter() - start)
+                tf_tau, tf_s, tf_iter = run_taufactor(labels)
+                taufactor_samples.append(tf_s)
+            batman_s, tf_s = min(batman_samples), min(taufactor_samples)
             case = {
                 "structure": name,
                 "size": n,
@@ -86,6 +94,8 @@ def main() -> None:
                 "batman_iterations": ours.iterations,
                 "batman_flux_spread": ours.flux_spread,
                 "taufactor_iterations": tf_iter,
+                "batman_samples_s": batman_samples,
+                "taufactor_samples_s": taufactor_samples,
             }
             cases.append(case)
             print(
