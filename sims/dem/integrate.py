@@ -4,9 +4,14 @@ One step: half kick (v += dt/2 F/m, omega += dt/2 T/I), drift (x += dt v), walls
 list is rebuilt if some particle moved more than skin/2 since the last build, forces and torques
 are computed (contacts, walls, gravity, Stokes drag), second half kick, checks.
 
-Two force loops: `forces_half` runs serially over a half list (each pair once, Newton's third law);
-`forces_full` runs in parallel over particles with a full list (each pair seen from both sides, each
-thread writes only its own particle). `run_steps(parallel, ...)` picks the matching pair.
+Serial runs use a half list (each pair once, Newton's third law); parallel runs a full list (each
+pair seen from both sides, so that each thread writes only to its own particles), split into row
+chunks, a few per thread. `run_steps(parallel, ...)` picks the matching loops.
+
+Performance notes: the array tuples are unpacked once per row function, never per particle or
+pair (unpacking a tuple of arrays in an inner loop costs reference counting on each array and made
+the loops five times slower); the per-pair helpers take scalars and are inlined. Parallel loops run
+over row chunks that call the serial row functions, which keeps numba's parfor pass away from them.
 
 The checks stop the run on a broken state, with a status code and the culprit in `fail`:
 ESCAPED (outside the box in z), NOT_FINITE (NaN/inf velocity), OVERLAP (overlap beyond the bound,
@@ -20,13 +25,7 @@ import math
 
 import numba
 
-from sims.dem.contact import (
-    elastic_plastic_normal,
-    normal_damping,
-    rolling_cdt,
-    sjkr2_cohesion,
-    tangential_history,
-)
+from sims.dem.contact import contact_force
 from sims.dem.neighbors import rebuild
 from sims.dem.walls import ROLL, move_walls, wall_contact
 
@@ -37,178 +36,133 @@ NOT_FINITE = 3
 OVERLAP = 4
 TOO_FAST = 5
 
+CHUNKS = 64  # row chunks of a parallel loop: enough to balance 2-16 threads, few enough to be free
+
+
+@numba.njit(cache=True, inline="always")
+def _pair_constants(tables, ti, tj):
+    ystar, gstar, beta, mu, mu_r, coh, p_y = tables
+    return (ystar[ti, tj], gstar[ti, tj], beta[ti, tj], mu[ti, tj], mu_r[ti, tj], coh[ti, tj], p_y[ti, tj])
+
 
 @numba.njit(cache=True)
-def contact_force(delta, n, vr, w_rel, cri, reff, meff, tt, hist, k, tables, dt, a_coh):
-    """One contact of i: force on i (3, N), torque on i from the tangential force (3, N m) and
-    rolling torque on i (3, N m).
+def pair_rows(i0, i1, half, particles, nlist, tables, dt, env, checks):
+    """Contact forces of rows i0..i1-1 of the neighbour list (plus body forces).
 
-    n: unit normal towards i; vr: velocity of i's contact point relative to the partner's (m/s);
-    w_rel: omega_i - omega_partner (rad/s); cri: centre-to-contact distance of i (m); tt: the pair's
-    types; hist[k]: this contact's history row (updated); a_coh: sjkr2 area radius (m).
+    half (half list): each pair once, its force also goes to j; f and t must already hold the body
+    forces. Otherwise (full list): f[i], t[i] are set to i's body force plus its pair forces only.
     """
-    ystar_t, gstar_t, beta_t, mu_t, mur_t, coh_t, py_t = tables
-    ti, tj = tt
-    nx, ny, nz = n
-    vrx, vry, vrz = vr
-    ystar = ystar_t[ti, tj]
-    beta = beta_t[ti, tj]
-    vn = vrx * nx + vry * ny + vrz * nz
-    f_el, dmax = elastic_plastic_normal(delta, hist[k, 3], reff, ystar, py_t[ti, tj])
-    hist[k, 3] = dmax
-    f_damp, _ = normal_damping(delta, vn, reff, meff, ystar, beta)
-    fn = f_el + f_damp
-    f_total_n = fn
-    coh = coh_t[ti, tj]
-    if coh > 0.0:
-        f_total_n += sjkr2_cohesion(delta, a_coh, coh)
-    fx = f_total_n * nx
-    fy = f_total_n * ny
-    fz = f_total_n * nz
-    tx = 0.0
-    ty = 0.0
-    tz = 0.0
-    mu = mu_t[ti, tj]
-    if mu > 0.0:
-        vtx = vrx - vn * nx
-        vty = vry - vn * ny
-        vtz = vrz - vn * nz
-        ftx, fty, ftz = tangential_history(
-            hist, k, nx, ny, nz, vtx, vty, vtz, delta, reff, meff, gstar_t[ti, tj], beta, mu, fn, dt
-        )
-        fx += ftx
-        fy += fty
-        fz += ftz
-        # the tangential force acts at -cri n from the centre: torque -cri n x ft
-        tx = -cri * (ny * ftz - nz * fty)
-        ty = -cri * (nz * ftx - nx * ftz)
-        tz = -cri * (nx * fty - ny * ftx)
-    rx = 0.0
-    ry = 0.0
-    rz = 0.0
-    mur = mur_t[ti, tj]
-    if mur > 0.0:
-        rx, ry, rz = rolling_cdt(w_rel[0], w_rel[1], w_rel[2], nx, ny, nz, reff, mur, fn)
-    return (fx, fy, fz), (tx, ty, tz), (rx, ry, rz)
-
-
-@numba.njit(cache=True)
-def pair_force(i, k, particles, nlist, tables, dt, checks):
-    """Contact of i with its k-th neighbour. Returns (in_contact, force on i (3), torque on i (3),
-    torque on the neighbour (3)); resets the history of a pair that is not touching."""
-    x, v, w, _, _, r, m, _, _, typ = particles
-    nbr, shift, _, hist = nlist
-    max_overlap, _, fail, fail_value = checks
-    j = nbr[i, k]
-    dx = x[i, 0] - x[j, 0] - shift[i, k, 0]
-    dy = x[i, 1] - x[j, 1] - shift[i, k, 1]
-    dz = x[i, 2] - x[j, 2]
-    rs = r[i] + r[j]
-    d2 = dx * dx + dy * dy + dz * dz
-    if d2 >= rs * rs:
-        if hist[i, k, 3] != 0.0:
-            hist[i, k, 0] = 0.0
-            hist[i, k, 1] = 0.0
-            hist[i, k, 2] = 0.0
-            hist[i, k, 3] = 0.0
-        zero = (0.0, 0.0, 0.0)
-        return False, zero, zero, zero
-    d = math.sqrt(d2)
-    delta = rs - d
-    r_min = min(r[i], r[j])
-    if delta > max_overlap * r_min:
-        fail[0] = OVERLAP
-        fail[1] = i
-        fail_value[0] = delta / r_min
-    nx = dx / d
-    ny = dy / d
-    nz = dz / d
-    reff = r[i] * r[j] / rs
-    cri = r[i] - 0.5 * delta
-    crj = r[j] - 0.5 * delta
-    # velocity of i's contact point relative to j's: v_i - v_j - (cri w_i + crj w_j) x n
-    cwx = cri * w[i, 0] + crj * w[j, 0]
-    cwy = cri * w[i, 1] + crj * w[j, 1]
-    cwz = cri * w[i, 2] + crj * w[j, 2]
-    vr = (
-        v[i, 0] - v[j, 0] - (cwy * nz - cwz * ny),
-        v[i, 1] - v[j, 1] - (cwz * nx - cwx * nz),
-        v[i, 2] - v[j, 2] - (cwx * ny - cwy * nx),
-    )
-    w_rel = (w[i, 0] - w[j, 0], w[i, 1] - w[j, 1], w[i, 2] - w[j, 2])
-    meff = m[i] * m[j] / (m[i] + m[j])
-    fi, ti, ri = contact_force(
-        delta, (nx, ny, nz), vr, w_rel, cri, reff, meff, (typ[i], typ[j]), hist[i], k, tables, dt, 2.0 * reff
-    )
-    # the tangential force on j is -ft at +crj n: torque -crj n x ft = (crj / cri) times i's
-    sj = crj / cri
-    torque_i = (ti[0] + ri[0], ti[1] + ri[1], ti[2] + ri[2])
-    torque_j = (sj * ti[0] - ri[0], sj * ti[1] - ri[1], sj * ti[2] - ri[2])
-    return True, fi, torque_i, torque_j
-
-
-@numba.njit(cache=True)
-def body_force(i, particles, env):
-    """Gravity and Stokes drag on i: force (3, N) and torque (3, N m)."""
-    _, v, w, _, _, r, m, _, _, _ = particles
+    x, v, w, f, t, r, m, _, _, typ = particles
+    nbr, shift, nnb, hist = nlist
     gravity, viscosity = env
-    c = 6.0 * math.pi * viscosity * r[i]
-    ct = 8.0 * math.pi * viscosity * r[i] ** 3
-    return (
-        (m[i] * gravity[0] - c * v[i, 0], m[i] * gravity[1] - c * v[i, 1], m[i] * gravity[2] - c * v[i, 2]),
-        (-ct * w[i, 0], -ct * w[i, 1], -ct * w[i, 2]),
-    )
+    max_overlap, _, fail, fail_value = checks
+    for i in range(i0, i1):
+        if half:
+            fx = fy = fz = tx = ty = tz = 0.0
+        else:
+            # gravity and Stokes drag of the fluid at rest
+            c_drag = 6.0 * math.pi * viscosity * r[i]
+            c_spin = 8.0 * math.pi * viscosity * r[i] ** 3
+            fx = m[i] * gravity[0] - c_drag * v[i, 0]
+            fy = m[i] * gravity[1] - c_drag * v[i, 1]
+            fz = m[i] * gravity[2] - c_drag * v[i, 2]
+            tx = -c_spin * w[i, 0]
+            ty = -c_spin * w[i, 1]
+            tz = -c_spin * w[i, 2]
+        for k in range(nnb[i]):
+            j = nbr[i, k]
+            dx = x[i, 0] - x[j, 0] - shift[i, k, 0]
+            dy = x[i, 1] - x[j, 1] - shift[i, k, 1]
+            dz = x[i, 2] - x[j, 2]
+            rs = r[i] + r[j]
+            d2 = dx * dx + dy * dy + dz * dz
+            if d2 >= rs * rs:
+                if hist[i, k, 3] != 0.0:  # contact lost: forget its history
+                    for h in range(4):
+                        hist[i, k, h] = 0.0
+                continue
+            d = math.sqrt(d2)
+            delta = rs - d
+            r_min = min(r[i], r[j])
+            if delta > max_overlap * r_min:
+                fail[0] = OVERLAP
+                fail[1] = i
+                fail_value[0] = delta / r_min
+            nx = dx / d
+            ny = dy / d
+            nz = dz / d
+            cri = r[i] - 0.5 * delta
+            crj = r[j] - 0.5 * delta
+            # velocity of i's contact point relative to j's: v_i - v_j - (cri w_i + crj w_j) x n
+            cwx = cri * w[i, 0] + crj * w[j, 0]
+            cwy = cri * w[i, 1] + crj * w[j, 1]
+            cwz = cri * w[i, 2] + crj * w[j, 2]
+            vr = (
+                v[i, 0] - v[j, 0] - (cwy * nz - cwz * ny),
+                v[i, 1] - v[j, 1] - (cwz * nx - cwx * nz),
+                v[i, 2] - v[j, 2] - (cwx * ny - cwy * nx),
+            )
+            w_rel = (w[i, 0] - w[j, 0], w[i, 1] - w[j, 1], w[i, 2] - w[j, 2])
+            reff = r[i] * r[j] / rs
+            meff = m[i] * m[j] / (m[i] + m[j])
+            history = (hist[i, k, 0], hist[i, k, 1], hist[i, k, 2], hist[i, k, 3])
+            fi, ti, t_tan, new_hist = contact_force(
+                delta,
+                (nx, ny, nz),
+                vr,
+                w_rel,
+                cri,
+                reff,
+                meff,
+                history,
+                _pair_constants(tables, typ[i], typ[j]),
+                dt,
+                2.0 * reff,
+            )
+            for h in range(4):
+                hist[i, k, h] = new_hist[h]
+            fx += fi[0]
+            fy += fi[1]
+            fz += fi[2]
+            tx += ti[0]
+            ty += ti[1]
+            tz += ti[2]
+            if half:
+                # on j: -F; the tangential torque scaled by crj/cri; the rolling torque reversed
+                sj = crj / cri
+                f[j, 0] -= fi[0]
+                f[j, 1] -= fi[1]
+                f[j, 2] -= fi[2]
+                t[j, 0] += (sj + 1.0) * t_tan[0] - ti[0]
+                t[j, 1] += (sj + 1.0) * t_tan[1] - ti[1]
+                t[j, 2] += (sj + 1.0) * t_tan[2] - ti[2]
+        if half:
+            f[i, 0] += fx
+            f[i, 1] += fy
+            f[i, 2] += fz
+            t[i, 0] += tx
+            t[i, 1] += ty
+            t[i, 2] += tz
+        else:
+            f[i, 0] = fx
+            f[i, 1] = fy
+            f[i, 2] = fz
+            t[i, 0] = tx
+            t[i, 1] = ty
+            t[i, 2] = tz
 
 
 @numba.njit(cache=True)
-def forces_half(particles, nlist, tables, dt, env, checks):
-    """Forces and torques (serial, half list): body forces plus every pair once."""
-    f = particles[3]
-    t = particles[4]
-    nbr = nlist[0]
-    nnb = nlist[2]
-    for i in range(f.shape[0]):
-        fb, tb = body_force(i, particles, env)
+def body_rows(i0, i1, particles, env):
+    """Set f, t of particles i0..i1-1 to gravity and the Stokes drag of the fluid at rest."""
+    _, v, w, f, t, r, m, _, _, _ = particles
+    gravity, viscosity = env
+    for i in range(i0, i1):
+        c_drag = 6.0 * math.pi * viscosity * r[i]
+        c_spin = 8.0 * math.pi * viscosity * r[i] ** 3
         for d in range(3):
-            f[i, d] = fb[d]
-            t[i, d] = tb[d]
-    for i in range(f.shape[0]):
-        for k in range(nnb[i]):
-            touch, fi, ti, tj = pair_force(i, k, particles, nlist, tables, dt, checks)
-            if touch:
-                j = nbr[i, k]
-                for d in range(3):
-                    f[i, d] += fi[d]
-                    f[j, d] -= fi[d]
-                    t[i, d] += ti[d]
-                    t[j, d] += tj[d]
-
-
-@numba.njit(cache=True, parallel=True)
-def forces_full(particles, nlist, tables, dt, env, checks):
-    """Forces and torques (parallel over particles, full list): each particle sums its own pairs."""
-    f = particles[3]
-    t = particles[4]
-    nnb = nlist[2]
-    for i in numba.prange(f.shape[0]):
-        fb, tb = body_force(i, particles, env)
-        fx, fy, fz = fb
-        tx, ty, tz = tb
-        for k in range(nnb[i]):
-            touch, fi, ti, _ = pair_force(i, k, particles, nlist, tables, dt, checks)
-            if touch:
-                fx += fi[0]
-                fy += fi[1]
-                fz += fi[2]
-                tx += ti[0]
-                ty += ti[1]
-                tz += ti[2]
-        f[i, 0] = fx
-        f[i, 1] = fy
-        f[i, 2] = fz
-        t[i, 0] = tx
-        t[i, 1] = ty
-        t[i, 2] = tz
+            f[i, d] = m[i] * gravity[d] - c_drag * v[i, d]
+            t[i, d] = -c_spin * w[i, d]
 
 
 @numba.njit(cache=True)
@@ -219,121 +173,131 @@ def wall_forces(particles, walls, tables, lx, dt, checks):
     kind, geom, wtype, whist, wforce = walls
     max_overlap, _, fail, fail_value = checks
     wforce[:] = 0.0
-    for i in range(x.shape[0]):
-        for q in range(kind.shape[0]):
-            dist, nx, ny, nz, sx, sy, sz = wall_contact(kind[q], geom[q], x[i, 0], x[i, 1], x[i, 2], lx)
+    for q in range(kind.shape[0]):
+        g = (geom[q, 0], geom[q, 1], geom[q, 2], geom[q, 3], geom[q, 4], geom[q, 5])
+        w_wall_y = geom[q, 5] if kind[q] == ROLL else 0.0
+        for i in range(x.shape[0]):
+            dist, n, s = wall_contact(kind[q], g, x[i, 0], x[i, 1], x[i, 2], lx)
             delta = r[i] - dist
             if delta <= 0.0:
                 if whist[i, q, 3] != 0.0:
-                    whist[i, q, :] = 0.0
+                    for h in range(4):
+                        whist[i, q, h] = 0.0
                 continue
             if delta > max_overlap * r[i]:
                 fail[0] = OVERLAP
                 fail[1] = i
                 fail_value[0] = delta / r[i]
+            nx, ny, nz = n
             vr = (
-                v[i, 0] - sx - dist * (w[i, 1] * nz - w[i, 2] * ny),
-                v[i, 1] - sy - dist * (w[i, 2] * nx - w[i, 0] * nz),
-                v[i, 2] - sz - dist * (w[i, 0] * ny - w[i, 1] * nx),
+                v[i, 0] - s[0] - dist * (w[i, 1] * nz - w[i, 2] * ny),
+                v[i, 1] - s[1] - dist * (w[i, 2] * nx - w[i, 0] * nz),
+                v[i, 2] - s[2] - dist * (w[i, 0] * ny - w[i, 1] * nx),
             )
-            w_wall_y = geom[q, 5] if kind[q] == ROLL else 0.0
-            w_rel = (w[i, 0], w[i, 1] - w_wall_y, w[i, 2])
-            fi, ti, ri = contact_force(
+            history = (whist[i, q, 0], whist[i, q, 1], whist[i, q, 2], whist[i, q, 3])
+            fi, ti, _, new_hist = contact_force(
                 delta,
-                (nx, ny, nz),
+                n,
                 vr,
-                w_rel,
+                (w[i, 0], w[i, 1] - w_wall_y, w[i, 2]),
                 dist,
                 r[i],
                 m[i],
-                (typ[i], wtype[q]),
-                whist[i],
-                q,
-                tables,
+                history,
+                _pair_constants(tables, typ[i], wtype[q]),
                 dt,
                 r[i],
             )
+            for h in range(4):
+                whist[i, q, h] = new_hist[h]
             for d in range(3):
                 f[i, d] += fi[d]
-                t[i, d] += ti[d] + ri[d]
+                t[i, d] += ti[d]
                 wforce[q, d] -= fi[d]
 
 
 @numba.njit(cache=True)
-def _kick_drift_one(i, dt, particles, x_build, lim2, z_lo, z_hi, fail):
+def kick_drift_rows(i0, i1, dt, particles, x_build, lim2, z_lo, z_hi, fail):
+    """First half kick and drift of particles i0..i1-1; returns how many moved beyond sqrt(lim2)
+    since the list was built."""
     x, v, w, f, t, _, _, inv_m, inv_i, _ = particles
     h = 0.5 * dt
-    for d in range(3):
-        v[i, d] += h * f[i, d] * inv_m[i]
-        w[i, d] += h * t[i, d] * inv_i[i]
-        x[i, d] += dt * v[i, d]
-    if not (x[i, 2] >= z_lo and x[i, 2] <= z_hi):
-        fail[0] = ESCAPED
-        fail[1] = i
-    dx = x[i, 0] - x_build[i, 0]
-    dy = x[i, 1] - x_build[i, 1]
-    dz = x[i, 2] - x_build[i, 2]
-    return 1 if dx * dx + dy * dy + dz * dz > lim2 else 0
+    n_far = 0
+    for i in range(i0, i1):
+        for d in range(3):
+            v[i, d] += h * f[i, d] * inv_m[i]
+            w[i, d] += h * t[i, d] * inv_i[i]
+            x[i, d] += dt * v[i, d]
+        if not (x[i, 2] >= z_lo and x[i, 2] <= z_hi):
+            fail[0] = ESCAPED
+            fail[1] = i
+        dx = x[i, 0] - x_build[i, 0]
+        dy = x[i, 1] - x_build[i, 1]
+        dz = x[i, 2] - x_build[i, 2]
+        if dx * dx + dy * dy + dz * dz > lim2:
+            n_far += 1
+    return n_far
 
 
 @numba.njit(cache=True)
-def _kick_one(i, dt, particles, checks):
+def kick_rows(i0, i1, dt, particles, checks):
+    """Second half kick of particles i0..i1-1, with the NaN and speed checks."""
     _, v, w, f, t, _, _, inv_m, inv_i, _ = particles
     _, vmax2, fail, fail_value = checks
     h = 0.5 * dt
-    for d in range(3):
-        v[i, d] += h * f[i, d] * inv_m[i]
-        w[i, d] += h * t[i, d] * inv_i[i]
-    v2 = v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2]
-    w2 = w[i, 0] * w[i, 0] + w[i, 1] * w[i, 1] + w[i, 2] * w[i, 2]
-    if not math.isfinite(v2 + w2):
-        fail[0] = NOT_FINITE
-        fail[1] = i
-    elif v2 > vmax2:
-        fail[0] = TOO_FAST
-        fail[1] = i
-        fail_value[0] = math.sqrt(v2)
+    for i in range(i0, i1):
+        for d in range(3):
+            v[i, d] += h * f[i, d] * inv_m[i]
+            w[i, d] += h * t[i, d] * inv_i[i]
+        v2 = v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2]
+        w2 = w[i, 0] * w[i, 0] + w[i, 1] * w[i, 1] + w[i, 2] * w[i, 2]
+        if not math.isfinite(v2 + w2):
+            fail[0] = NOT_FINITE
+            fail[1] = i
+        elif v2 > vmax2:
+            fail[0] = TOO_FAST
+            fail[1] = i
+            fail_value[0] = math.sqrt(v2)
 
 
-@numba.njit(cache=True)
-def kick_drift_serial(dt, particles, x_build, lim2, z_lo, z_hi, fail):
-    """First half kick and drift; returns how many particles moved beyond sqrt(lim2) since the build."""
-    n_far = 0
-    for i in range(x_build.shape[0]):
-        n_far += _kick_drift_one(i, dt, particles, x_build, lim2, z_lo, z_hi, fail)
-    return n_far
+@numba.njit(cache=True, parallel=True)
+def pair_rows_parallel(particles, nlist, tables, dt, env, checks):
+    """pair_rows over the full list, chunks of rows in parallel."""
+    n = particles[0].shape[0]
+    c = max(1, min(n, CHUNKS))
+    for b in numba.prange(c):
+        pair_rows(b * n // c, (b + 1) * n // c, False, particles, nlist, tables, dt, env, checks)
 
 
 @numba.njit(cache=True, parallel=True)
 def kick_drift_parallel(dt, particles, x_build, lim2, z_lo, z_hi, fail):
-    """First half kick and drift in parallel; returns how many particles moved beyond sqrt(lim2)."""
+    """kick_drift_rows over all particles, chunks in parallel."""
+    n = particles[0].shape[0]
+    c = max(1, min(n, CHUNKS))
     n_far = 0
-    for i in numba.prange(x_build.shape[0]):
-        n_far += _kick_drift_one(i, dt, particles, x_build, lim2, z_lo, z_hi, fail)
+    for b in numba.prange(c):
+        n_far += kick_drift_rows(b * n // c, (b + 1) * n // c, dt, particles, x_build, lim2, z_lo, z_hi, fail)
     return n_far
-
-
-@numba.njit(cache=True)
-def kick_serial(dt, particles, checks):
-    """Second half kick with the NaN and speed checks."""
-    for i in range(particles[0].shape[0]):
-        _kick_one(i, dt, particles, checks)
 
 
 @numba.njit(cache=True, parallel=True)
 def kick_parallel(dt, particles, checks):
-    """Second half kick with the NaN and speed checks, in parallel."""
-    for i in numba.prange(particles[0].shape[0]):
-        _kick_one(i, dt, particles, checks)
+    """kick_rows over all particles, chunks in parallel."""
+    n = particles[0].shape[0]
+    c = max(1, min(n, CHUNKS))
+    for b in numba.prange(c):
+        kick_rows(b * n // c, (b + 1) * n // c, dt, particles, checks)
 
 
 @numba.njit(cache=True)
 def compute_forces(parallel, particles, nlist, tables, walls, lx, dt, env, checks):
     """All forces and torques at the current state; the walls' force rows are overwritten."""
+    n = particles[0].shape[0]
     if parallel:
-        forces_full(particles, nlist, tables, dt, env, checks)
+        pair_rows_parallel(particles, nlist, tables, dt, env, checks)
     else:
-        forces_half(particles, nlist, tables, dt, env, checks)
+        body_rows(0, n, particles, env)
+        pair_rows(0, n, True, particles, nlist, tables, dt, env, checks)
     wall_forces(particles, walls, tables, lx, dt, checks)
 
 
@@ -370,14 +334,16 @@ def run_steps(
     geom = walls[1]
     wall_force = walls[4]
     half = not parallel
+    n = particles[0].shape[0]
     lim2 = 0.25 * skin * skin
     for s in range(n_steps):
         need_build = True
         if not (resume and s == 0):
+            z_hi = lo[2] + length[2]
             if parallel:
-                n_far = kick_drift_parallel(dt, particles, scratch[3], lim2, lo[2], lo[2] + length[2], fail)
+                n_far = kick_drift_parallel(dt, particles, scratch[3], lim2, lo[2], z_hi, fail)
             else:
-                n_far = kick_drift_serial(dt, particles, scratch[3], lim2, lo[2], lo[2] + length[2], fail)
+                n_far = kick_drift_rows(0, n, dt, particles, scratch[3], lim2, lo[2], z_hi, fail)
             move_walls(walls[0], geom, dt)
             if fail[0] != OK:
                 return fail[0], s
@@ -399,7 +365,7 @@ def run_steps(
         if parallel:
             kick_parallel(dt, particles, checks)
         else:
-            kick_serial(dt, particles, checks)
+            kick_rows(0, n, dt, particles, checks)
         if fail[0] != OK:
             return fail[0], s + 1
     return OK, n_steps

@@ -18,6 +18,8 @@ import math
 import numba
 import numpy as np
 
+CHUNKS = 64  # row chunks of the parallel build: enough to balance 2-16 threads
+
 
 def cell_grid(box_length: np.ndarray, cutoff: float) -> np.ndarray:
     """Number of cells (3,) int64 along x, y, z, each cell at least `cutoff` (m) wide."""
@@ -49,7 +51,7 @@ def bin_particles(x, lo, length, ncell, head, nxt):
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _find(row_nbr, count, j):
     for k in range(count):
         if row_nbr[k] == j:
@@ -57,51 +59,7 @@ def _find(row_nbr, count, j):
     return -1
 
 
-@numba.njit(cache=True)
-def build_row(i, half, x, r, skin, grid, nlist, scratch):
-    """Fill row i of the list (up to its capacity) and carry the histories over; returns its length."""
-    lo, length, ncell = grid
-    nbr, shift, _, hist = nlist
-    old_nbr, old_nnb, old_hist, _, head, nxt = scratch
-    cap = nbr.shape[1]
-    lx = length[0]
-    ly = length[1]
-    cx = min(int((x[i, 0] - lo[0]) / (lx / ncell[0])), ncell[0] - 1)
-    cy = min(int((x[i, 1] - lo[1]) / (ly / ncell[1])), ncell[1] - 1)
-    cz = min(int((x[i, 2] - lo[2]) / (length[2] / ncell[2])), ncell[2] - 1)
-    count = 0
-    for oz in range(-1, 2):
-        czz = cz + oz
-        if czz < 0 or czz >= ncell[2]:
-            continue
-        # with fewer than 3 cells along a periodic axis, offsets -1 and +1 name the same cell
-        for oy in range(-1 if ncell[1] >= 3 else 0, 2 if ncell[1] >= 2 else 1):
-            cyy = (cy + oy) % ncell[1]
-            for ox in range(-1 if ncell[0] >= 3 else 0, 2 if ncell[0] >= 2 else 1):
-                cxx = (cx + ox) % ncell[0]
-                j = head[(czz * ncell[1] + cyy) * ncell[0] + cxx]
-                while j >= 0:
-                    if (half and j > i) or (not half and j != i):
-                        dx = x[j, 0] - x[i, 0]
-                        dy = x[j, 1] - x[i, 1]
-                        sx = -lx * math.floor(dx / lx + 0.5)
-                        sy = -ly * math.floor(dy / ly + 0.5)
-                        dx += sx
-                        dy += sy
-                        dz = x[j, 2] - x[i, 2]
-                        rc = r[i] + r[j] + skin
-                        if dx * dx + dy * dy + dz * dz < rc * rc:
-                            if count < cap:
-                                nbr[i, count] = j
-                                shift[i, count, 0] = sx
-                                shift[i, count, 1] = sy
-                                _carry_history(i, j, count, hist, old_nbr, old_nnb, old_hist)
-                            count += 1
-                    j = nxt[j]
-    return count
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
     ko = _find(old_nbr[i], old_nnb[i], j)
     if ko >= 0:
@@ -122,19 +80,62 @@ def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
 
 
 @numba.njit(cache=True)
-def build_serial(half, x, r, skin, grid, nlist, scratch):
-    """Build every row (serial); rows longer than the capacity are counted, not stored."""
-    nnb = nlist[2]
-    for i in range(x.shape[0]):
-        nnb[i] = build_row(i, half, x, r, skin, grid, nlist, scratch)
+def build_rows(i0, i1, half, x, r, skin, grid, nlist, scratch):
+    """Fill rows i0..i1-1 of the list (up to the capacity: longer rows are counted, not stored) and
+    carry the histories over."""
+    lo, length, ncell = grid
+    nbr, shift, nnb, hist = nlist
+    old_nbr, old_nnb, old_hist, _, head, nxt = scratch
+    cap = nbr.shape[1]
+    lx = length[0]
+    ly = length[1]
+    # with fewer than 3 cells along a periodic axis, offsets -1 and +1 name the same cell
+    oy0 = -1 if ncell[1] >= 3 else 0
+    oy1 = 2 if ncell[1] >= 2 else 1
+    ox0 = -1 if ncell[0] >= 3 else 0
+    ox1 = 2 if ncell[0] >= 2 else 1
+    for i in range(i0, i1):
+        cx = min(int((x[i, 0] - lo[0]) / (lx / ncell[0])), ncell[0] - 1)
+        cy = min(int((x[i, 1] - lo[1]) / (ly / ncell[1])), ncell[1] - 1)
+        cz = min(int((x[i, 2] - lo[2]) / (length[2] / ncell[2])), ncell[2] - 1)
+        count = 0
+        for oz in range(-1, 2):
+            czz = cz + oz
+            if czz < 0 or czz >= ncell[2]:
+                continue
+            for oy in range(oy0, oy1):
+                cyy = (cy + oy) % ncell[1]
+                for ox in range(ox0, ox1):
+                    cxx = (cx + ox) % ncell[0]
+                    j = head[(czz * ncell[1] + cyy) * ncell[0] + cxx]
+                    while j >= 0:
+                        if (half and j > i) or (not half and j != i):
+                            dx = x[j, 0] - x[i, 0]
+                            dy = x[j, 1] - x[i, 1]
+                            sx = -lx * math.floor(dx / lx + 0.5)
+                            sy = -ly * math.floor(dy / ly + 0.5)
+                            dx += sx
+                            dy += sy
+                            dz = x[j, 2] - x[i, 2]
+                            rc = r[i] + r[j] + skin
+                            if dx * dx + dy * dy + dz * dz < rc * rc:
+                                if count < cap:
+                                    nbr[i, count] = j
+                                    shift[i, count, 0] = sx
+                                    shift[i, count, 1] = sy
+                                    _carry_history(i, j, count, hist, old_nbr, old_nnb, old_hist)
+                                count += 1
+                        j = nxt[j]
+        nnb[i] = count
 
 
 @numba.njit(cache=True, parallel=True)
 def build_parallel(half, x, r, skin, grid, nlist, scratch):
-    """Build every row, rows in parallel; rows longer than the capacity are counted, not stored."""
-    nnb = nlist[2]
-    for i in numba.prange(x.shape[0]):
-        nnb[i] = build_row(i, half, x, r, skin, grid, nlist, scratch)
+    """build_rows over all particles, chunks of rows in parallel."""
+    n = x.shape[0]
+    c = max(1, min(n, CHUNKS))
+    for b in numba.prange(c):
+        build_rows(b * n // c, (b + 1) * n // c, half, x, r, skin, grid, nlist, scratch)
 
 
 @numba.njit(cache=True)
@@ -158,7 +159,7 @@ def rebuild(parallel, half, x, r, skin, grid, nlist, scratch):
     if parallel:
         build_parallel(half, x, r, skin, grid, nlist, scratch)
     else:
-        build_serial(half, x, r, skin, grid, nlist, scratch)
+        build_rows(0, x.shape[0], half, x, r, skin, grid, nlist, scratch)
     longest = nnb.max() if nnb.shape[0] else 0
     if longest > nbr.shape[1]:
         nbr[:] = old_nbr

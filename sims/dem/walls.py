@@ -125,26 +125,26 @@ def _check_type(name: str, type_id: int) -> None:
         raise PhysicalInputError(f"{name} type_id must be a non-negative integer, got {type_id}")
 
 
-@numba.njit(cache=True)
-def wall_contact(kind, geom, px, py, pz, lx):
-    """Geometry of a sphere centre (px, py, pz) against one wall.
+@numba.njit(cache=True, inline="always")
+def wall_contact(kind, g, px, py, pz, lx):
+    """Geometry of a sphere centre (px, py, pz) against one wall of geometry g (tuple, first 6 values).
 
     Returns (distance from the surface to the centre (m), unit normal from the wall to the centre
-    (nx, ny, nz), velocity of the wall surface at the contact point (wx, wy, wz)). `lx` is the
-    periodic box length in x (the roll axis nearest in x is used).
+    (3,), velocity of the wall surface at the contact point (3, m/s)). `lx` is the periodic box
+    length in x (the roll axis nearest in x is used).
     """
     if kind == PLANE:
-        s = geom[1]
-        return (pz - geom[0]) * s, 0.0, 0.0, s, geom[2], geom[3], geom[4]
-    dx = px - geom[0]
+        s = g[1]
+        return (pz - g[0]) * s, (0.0, 0.0, s), (g[2], g[3], g[4])
+    dx = px - g[0]
     dx -= lx * np.floor(dx / lx + 0.5)
-    dz = pz - geom[1]
+    dz = pz - g[1]
     d = np.sqrt(dx * dx + dz * dz)
     nx = dx / d
     nz = dz / d
     # surface point c + R n moves with v_axis + omega_y e_y x (R n) = v_axis + omega R (nz, 0, -nx)
-    wr = geom[5] * geom[2]
-    return d - geom[2], nx, 0.0, nz, geom[3] + wr * nz, 0.0, geom[4] - wr * nx
+    wr = g[5] * g[2]
+    return d - g[2], (nx, 0.0, nz), (g[3] + wr * nz, 0.0, g[4] - wr * nx)
 
 
 @numba.njit(cache=True)
