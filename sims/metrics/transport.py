@@ -371,6 +371,7 @@ def _mg_cycle(levels: list[_Level], depth: int, b: np.ndarray) -> np.ndarray:
 
 
 def _conductivity(labels: np.ndarray, phase_diffusivity: dict[int, float]) -> np.ndarray:
+    """D / D_bulk per voxel (float32, shape of `labels`); labels missing from the map conduct nothing."""
     for label, value in phase_diffusivity.items():
         if label not in LABELS:
             raise PhysicalInputError(f"phase_diffusivity names unknown label {label}; known: {list(LABELS)}")
@@ -446,7 +447,10 @@ class TortuositySolver:
         self.n_unknowns = int(np.count_nonzero(self._active))
 
     def solve(self, flux_rtol: float = 1e-3, max_iter: int = 500) -> TortuosityResult:
-        """Solve until the fluxes through inlet, layers and outlet agree within `flux_rtol`."""
+        """Solve until the fluxes through inlet, layers and outlet agree within `flux_rtol`.
+
+        `solve_time_s` of the result counts this call only (not the percolation analysis of __init__).
+        """
         if not 0 < flux_rtol < 1:
             raise PhysicalInputError(f"flux_rtol must be in (0, 1), got {flux_rtol}")
         start = time.perf_counter()
