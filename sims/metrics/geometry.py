@@ -192,6 +192,8 @@ def radial_distribution(
     centres = np.asarray(centres_um, dtype=np.float64)
     if centres.ndim != 2 or centres.shape[1] != 3 or centres.shape[0] < 2:
         raise PhysicalInputError(f"centres_um must have shape (N >= 2, 3), got {centres.shape}")
+    if not np.all(np.isfinite(centres)):
+        raise PhysicalInputError("centres_um holds non-finite coordinates")
     lx, ly = (float(v) for v in box_xy_um)
     if not (lx > 0 and ly > 0 and thickness_um > 0):
         raise PhysicalInputError("box_xy_um and thickness_um must be positive")
