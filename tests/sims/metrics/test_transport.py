@@ -115,3 +115,21 @@ def test_image_with_no_pores_reports_infinite_tau():
 def test_bad_input_raises_one_clear_error(labels, kwargs, message):
     with pytest.raises(PhysicalInputError, match=message):
         tortuosity(labels, **kwargs)
+
+
+def test_multigrid_preconditioner_is_symmetric_positive_definite():
+    # CG is only valid with an SPD preconditioner: <u, M v> = <M u, v> and <u, M u> > 0. The inverse
+    # diagonal is stored in float32, so symmetry holds to ~1e-8; a wrongly ordered post-smoother
+    # breaks it at ~5e-3.
+    from sims.metrics import transport
+
+    solver = transport.TortuositySolver(blobs((20, 18, 16), porosity=0.45, seed=9), "x")
+    levels = transport._hierarchy(*transport._face_conductances(solver._cond, solver._active))
+    rng = np.random.default_rng(0)
+    u, v = (levels[0].padded_zeros() for _ in range(2))
+    u[1:-1, 1:-1, 1:-1] = rng.standard_normal(solver._cond.shape) * solver._active
+    v[1:-1, 1:-1, 1:-1] = rng.standard_normal(solver._cond.shape) * solver._active
+    mu = transport._mg_cycle(levels, 0, u).copy()
+    mv = transport._mg_cycle(levels, 0, v).copy()
+    assert np.vdot(v, mu) == pytest.approx(np.vdot(u, mv), rel=1e-6)
+    assert np.vdot(u, mu) > 0 and np.vdot(v, mv) > 0
