@@ -19,6 +19,7 @@ import ray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.pool import AgentPool, Result
+from batman_opt.errors import ClusterError
 from batman_opt.optimize.ax_client import CampaignOptimizer
 from batman_opt.optimize.targets import optimization_metrics, target_distance
 from batman_opt.spec import Campaign
@@ -36,6 +37,7 @@ class RunSummary:
     issued: int
     resumed: bool
     targets_met: bool
+    ray_address: str
 
 
 def connect_ray(campaign: Campaign, address: str | None) -> bool:
@@ -44,7 +46,12 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
         return False
     address = address or campaign.ray.address
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ClusterError(
+                f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}"
+            ) from None
     else:
         ray.init(
             address="local",  # a fresh local instance, never a cluster found by chance in /tmp/ray
@@ -74,14 +81,18 @@ def run_campaign(
         reissue = [r for r in records if r.status == RUNNING]
         loop = _Loop(campaign, store, optimizer, records)
         started_ray = connect_ray(campaign, address)
-        pool = AgentPool(campaign.evaluator, campaign.material)
+        ray_address = ray.get_runtime_context().gcs_address
+        pool = None
         try:
+            pool = AgentPool(campaign.evaluator, campaign.material)
             loop.drive(pool, reissue, show_progress)
         finally:
-            pool.shutdown()
+            if pool is not None:
+                pool.shutdown()
             if started_ray:
                 ray.shutdown()
-        return RunSummary(loop.completed, loop.failed, loop.issued, resumed, loop.targets_met)
+        where = f"{'Ray cluster' if address or campaign.ray.address else 'local Ray'} {ray_address}"
+        return RunSummary(loop.completed, loop.failed, loop.issued, resumed, loop.targets_met, where)
 
 
 class _Loop:
@@ -107,7 +118,13 @@ class _Loop:
 
     def drive(self, pool: AgentPool, reissue: list[TrialRecord], show_progress: bool) -> None:
         budget = self.campaign.budget
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, disable=not show_progress, transient=False) as progress:
             task = progress.add_task(self.campaign.name, total=budget.max_trials, info="")
             progress.update(task, completed=self.completed + self.failed)
@@ -139,7 +156,7 @@ class _Loop:
                 for trial, params in suggestions.items()
             )
             self.issued += len(suggestions)
-            for slot, (trial, params) in zip(slots, suggestions.items()):
+            for slot, (trial, params) in zip(slots, suggestions.items(), strict=False):
                 pool.submit(slot, trial, params)
 
     def _record(self, result: Result) -> None:

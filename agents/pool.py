@@ -113,7 +113,9 @@ class AgentPool:
         except (RayActorError, GetTimeoutError) as exc:
             self._replace(job.slot)
             return self._failed(job, f"agent {name} died: {_first_line(exc)}", time.time(), name)
-        return Result(job.trial, job.params, name, True, value["outcomes"], "", value["start_time"], value["end_time"])
+        return Result(
+            job.trial, job.params, name, True, value["outcomes"], "", value["start_time"], value["end_time"]
+        )
 
     @staticmethod
     def _failed(job: _Job, reason: str, end: float, name: str) -> Result:

@@ -23,3 +23,9 @@ class RunDirError(BatmanError):
     """A run directory is locked by another manager or unreadable."""
 
     exit_code = 3
+
+
+class ClusterError(BatmanError):
+    """The Ray cluster named by --address (or ray.address) cannot be joined."""
+
+    exit_code = 4

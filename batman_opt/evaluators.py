@@ -40,7 +40,9 @@ class EvaluatorKind:
         """Names of the outcomes it returns."""
         return tuple(self.module.OUTCOMES)
 
-    def evaluate(self, params: Mapping[str, Any], material: str, options: Mapping[str, Any]) -> dict[str, float]:
+    def evaluate(
+        self, params: Mapping[str, Any], material: str, options: Mapping[str, Any]
+    ) -> dict[str, float]:
         """Run one recipe; every outcome is a finite float or this raises InputError."""
         outcomes = self.module.evaluate(dict(params), material, **options)
         for name, value in outcomes.items():

@@ -74,7 +74,7 @@ def pareto_recipes(campaign: Campaign, trials: list[TrialRecord]) -> list[Recipe
         return []
     points = np.array([_minimized(campaign, t.outcomes) for t in feasible])
     recipes = []
-    for trial, keep in zip(feasible, pareto_front(points)):
+    for trial, keep in zip(feasible, pareto_front(points), strict=True):
         if not keep:
             continue
         distance = target_distance(trial.outcomes, campaign.targets) if campaign.targets else None

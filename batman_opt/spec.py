@@ -19,6 +19,7 @@ from batman_opt.errors import SpecError
 from batman_opt.evaluators import EVALUATORS
 from sims.materials import MATERIALS
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,7 +36,9 @@ class RangeParameter(_Strict):
     def _check_bounds(self) -> RangeParameter:
         low, high = self.bounds
         if not low < high:
-            raise ValueError(f"bounds of {self.name!r} must be [low, high] with low < high, got {list(self.bounds)}")
+            raise ValueError(
+                f"bounds of {self.name!r} must be [low, high] with low < high, got {list(self.bounds)}"
+            )
         if self.log_scale and low <= 0:
             raise ValueError(f"log_scale needs positive bounds for {self.name!r}")
         if self.type == "int" and (low != int(low) or high != int(high)):
@@ -111,7 +114,9 @@ class Budget(_Strict):
 
     max_trials: int = Field(30, ge=1)
     batch_size: int = Field(1, ge=1)
-    initial_trials: int | None = Field(None, ge=1, description="Sobol trials before BoTorch (default: Ax's choice)")
+    initial_trials: int | None = Field(
+        None, ge=1, description="Sobol trials before BoTorch (default: Ax's choice)"
+    )
     stop_when_targets_met: bool = False
 
 
@@ -274,7 +279,9 @@ def _describe(path: Path, data: Any, lines: dict[tuple[int, Any], int], exc: Val
     """One line for the first validation error: file:line: field: message."""
     error = exc.errors()[0]
     # Tagged unions put the tag ('float', 'choice'...) in the location: it is not a field of the file.
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in ("float", "int", "choice", "fixed")))
+    loc = tuple(
+        p for p in error["loc"] if not (isinstance(p, str) and p in ("float", "int", "choice", "fixed"))
+    )
     field = ".".join(str(p) for p in loc) or "campaign"
     line = _line_of(data, lines, loc)
     message = error["msg"].removeprefix("Value error, ")

@@ -1,9 +1,19 @@
 """Command-line interface `batman`: each module of this package registers its commands on `app`."""
 
+import logging
+import warnings
+
+from pandas.errors import Pandas4Warning
+
 from batman_opt.cli import commands_campaign, commands_metrics, commands_simulate  # noqa: F401
 from batman_opt.cli.app import app
 
 
 def main() -> None:
     """Entry point of the `batman` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Deprecation and numerical-retry chatter of the BO stack is for its developers, not our users.
+    for category in (DeprecationWarning, FutureWarning, Pandas4Warning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", module=r"(ax|botorch|gpytorch|linear_operator)(\.|$)")
     app()

@@ -22,7 +22,9 @@ def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML")],
     run_dir: Annotated[Path | None, typer.Option(help="run directory (default runs/<name>)")] = None,
     address: Annotated[str | None, typer.Option(help="join this Ray cluster ('auto' or host:port)")] = None,
-    max_trials: Annotated[int | None, typer.Option(min=1, help="override the campaign's trial budget")] = None,
+    max_trials: Annotated[
+        int | None, typer.Option(min=1, help="override the campaign's trial budget")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Run (or resume) a campaign and print its Pareto-optimal recipes."""
@@ -39,7 +41,7 @@ def run(
     verb = "resumed" if summary.resumed else "ran"
     console.print(
         f"{verb} {campaign.name}: {summary.completed} completed, {summary.failed} failed "
-        f"in {elapsed:.1f} s -> {run_dir}"
+        f"in {elapsed:.1f} s on {summary.ray_address} -> {run_dir}"
     )
     _print_recipes(campaign, pareto_recipes(campaign, RunStore(run_dir).trials()))
 

@@ -41,7 +41,11 @@ def simulate(
     output_csv: Annotated[Path | None, typer.Option("--output", help="CSV to write (with --input)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print outcome name -> value as JSON")] = False,
 ) -> None:
-    """Evaluate recipes with one evaluator, without an optimizer."""
+    """Evaluate recipes with one evaluator, without an optimizer.
+
+    With --input, each CSV row is a recipe: the columns named like the evaluator's inputs are used,
+    every column is kept in --output and the outcome columns are added.
+    """
     evaluator = get_evaluator(kind)
     options = _parse_assignments(option, "--option")
     if input_csv is None:
@@ -65,7 +69,8 @@ def simulate(
     fixed = _parse_assignments(set_, "--set")
     rows = []
     for index, row in enumerate(recipes.to_dict(orient="records")):
-        params = {**fixed, **{k: v for k, v in row.items() if pd.notna(v)}}
+        # columns that are not inputs of the evaluator (labels, ids) are carried through untouched
+        params = {**fixed, **{k: v for k, v in row.items() if k in evaluator.inputs and pd.notna(v)}}
         try:
             rows.append({**row, **evaluator.evaluate(params, material, options)})
         except (InputError, ValueError) as exc:

@@ -1,1 +1,1 @@
-"""Optimizer glue: target distances and outcome constraints (`targets`), the Ax/BoTorch client (`ax_client`)."""
+"""Optimizer glue: target distances (`targets`) and the Ax/BoTorch client of a campaign (`ax_client`)."""

@@ -2,7 +2,9 @@
 
 The distance of one outcome is |value - target| / tolerance; a recipe meets the targets when every
 distance is <= 1. The campaign's `target_distance` is the largest of them, so `target_distance <= 1`
-is exactly "meets every target within tolerance"; it is the objective the optimizer minimizes.
+is exactly "meets every target within tolerance". The optimizer models each target outcome with its
+own GP under a tolerance band (see ax_client); `target_distance` ranks recipes in reports and is the
+objective of campaigns that have targets only.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ def target_distance(outcomes: Mapping[str, float], targets: list[Objective]) -> 
 
 
 def optimization_metrics(outcomes: Mapping[str, float], campaign: Campaign) -> dict[str, float]:
-    """The metric values the optimizer sees for one recipe: raw objectives, constraint outcomes and,
-    when the campaign has targets, `target_distance` in place of the target outcomes."""
-    names = {o.name for o in campaign.objectives if o.goal != "target"}
+    """The metric values the optimizer sees for one recipe: every objective and constrained outcome
+    and, when targets are the only goals, `target_distance` (their objective)."""
+    names = {o.name for o in campaign.objectives}
     names |= {n for c in campaign.outcome_constraints for n in constraint_names(c)}
     metrics = {n: float(outcomes[n]) for n in names}
-    if campaign.targets:
+    if all(o.goal == "target" for o in campaign.objectives):
         metrics[TARGET_DISTANCE] = target_distance(outcomes, campaign.targets)
     return metrics

@@ -102,7 +102,15 @@ def test_sigkill_halfway_then_resume_keeps_every_finished_trial_once(tmp_path):
     campaign_file = flaky_campaign(tmp_path, max_trials=12, sleep_s=0.7)
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    command = [sys.executable, str(HERE / "launch_with_flaky.py"), "run", str(campaign_file), "--run-dir", str(run_dir), "--quiet"]
+    command = [
+        sys.executable,
+        str(HERE / "launch_with_flaky.py"),
+        "run",
+        str(campaign_file),
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+    ]
     manager = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 180
     finished_before = []

@@ -1,0 +1,115 @@
+"""End to end through the `batman` command: the quickstart, and a campaign on a `ray start` cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def batman(*args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "batman"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
+
+
+@pytest.mark.slow
+def test_quickstart_meets_both_targets_and_report_json_agrees(tmp_path):
+    run_dir = tmp_path / "quickstart"
+    result = batman("run", "campaigns/quickstart.yaml", "--run-dir", str(run_dir), "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Pareto-optimal recipes" in result.stdout
+    report = json.loads(batman("report", str(run_dir), "--json").stdout)
+    best = report["recipes"][0]
+    assert best["meets_targets"]
+    assert abs(best["outcomes"]["density_g_cm3"] - 3.0) <= 0.05
+    assert abs(best["outcomes"]["mass_loading_mg_cm2"] - 20.0) <= 1.0
+    assert f"  {best['trial']} " in result.stdout  # the table printed by run shows the same best trial
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout_s: float) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.mark.slow
+def test_campaign_joins_a_ray_cluster_started_with_ray_start(tmp_path):
+    port = _free_port()
+    # loopback-only test cluster: no token authentication, so the test does not depend on ~/.ray
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+    # --block keeps the head's processes in this process group, so the test stops exactly its own
+    # cluster (`ray stop` would stop every Ray instance of the machine).
+    start = [
+        str(BIN / "ray"),
+        "start",
+        "--head",
+        "--block",
+        "--node-ip-address=127.0.0.1",
+        f"--port={port}",
+        "--num-cpus=2",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+    ]
+    head = subprocess.Popen(
+        start, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        _wait_for_port(port, 120)
+        address = f"127.0.0.1:{port}"
+        result = batman(
+            "run",
+            "campaigns/quickstart.yaml",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--address",
+            address,
+            "--max-trials",
+            "6",
+            "--quiet",
+            env=env,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "on Ray cluster" in result.stdout and f":{port} ->" in result.stdout
+        status = json.loads(batman("status", str(tmp_path / "run"), "--json").stdout)
+        assert status["completed"] == 6 and status["running"] == 0
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_an_unreachable_cluster_is_one_clear_line(tmp_path):
+    result = batman(
+        "run",
+        "campaigns/quickstart.yaml",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--address",
+        f"127.0.0.1:{_free_port()}",
+        timeout=180,
+    )
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "cannot join the Ray cluster" in result.stderr and "Traceback" not in result.stderr
