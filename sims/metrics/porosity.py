@@ -117,8 +117,8 @@ def mass_and_thickness(image: VoxelImage) -> MassResult:
     cbd_mass_g = n_cbd * voxel_cm3 * (image.cbd_density_g_cm3 or 0.0)
     mass_g = am_mass_g + cbd_mass_g
     return MassResult(
-        thickness_um=thickness_um,
-        density_g_cm3=mass_g / (area_cm2 * thickness_um * 1e-4),
-        mass_loading_mg_cm2=mass_g * 1e3 / area_cm2,
-        am_mass_loading_mg_cm2=am_mass_g * 1e3 / area_cm2,
+        thickness_um=float(thickness_um),
+        density_g_cm3=float(mass_g / (area_cm2 * thickness_um * 1e-4)),
+        mass_loading_mg_cm2=float(mass_g * 1e3 / area_cm2),
+        am_mass_loading_mg_cm2=float(am_mass_g * 1e3 / area_cm2),
     )
