@@ -37,16 +37,18 @@ def electrode_labels(image: VoxelImage) -> np.ndarray:
 
 def percolating_mask(mask: np.ndarray, axis: str | int) -> np.ndarray:
     """The voxels of boolean `mask` (3-D) face-connected to both faces normal to `axis`."""
-    ax = axis_index(axis)
     clusters, n = ndimage.label(mask)
-    if n == 0:
-        return np.zeros_like(mask, dtype=bool)
-    first = np.unique(np.take(clusters, 0, axis=ax))
-    last = np.unique(np.take(clusters, -1, axis=ax))
-    through = np.intersect1d(first[first > 0], last[last > 0])
+    return _through(clusters, n, axis_index(axis))[clusters]
+
+
+def _through(clusters: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Boolean table over cluster ids 0..n: the clusters present on both faces normal to `axis`."""
+    first = np.unique(np.take(clusters, 0, axis=axis))
+    last = np.unique(np.take(clusters, -1, axis=axis))
     keep = np.zeros(n + 1, dtype=bool)
-    keep[through] = True
-    return keep[clusters]
+    keep[np.intersect1d(first, last)] = True
+    keep[0] = False  # the background
+    return keep
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def porosity(image: VoxelImage | np.ndarray, voxel_size_um: float = 1.0) -> Poro
     n = labels.size
     pore_fraction = float(np.count_nonzero(pore)) / n
     cbd_fraction = float(np.count_nonzero(labels == CBD)) / n
-    perc = [float(np.count_nonzero(percolating_mask(pore, ax))) / n for ax in range(3)]
+    clusters, n_clusters = ndimage.label(pore)
+    sizes = np.bincount(clusters.ravel(), minlength=n_clusters + 1)
+    perc = [float(sizes[_through(clusters, n_clusters, ax)].sum()) / n for ax in range(3)]
     return PorosityResult(
         pore_fraction=pore_fraction,
         porosity=pore_fraction + cbd_fraction * img.cbd_nanoporosity,
