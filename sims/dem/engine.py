@@ -367,7 +367,7 @@ class Simulation:
         where = f"at step {self.step} (t = {self.time:.4g} s)"
         reasons = {
             integrate.ESCAPED: f"particle {i} left the box in z (z = {self.state.position[i, 2]:.4g} m)",
-            integrate.NOT_FINITE: f"particle {i} has a non-finite velocity (NaN or inf)",
+            integrate.NOT_FINITE: f"particle {i} has a non-finite velocity or position (NaN or inf)",
             integrate.OVERLAP: f"overlap of particle {i} reached {value:.3g} of the smaller radius "
             f"(bound {self.limits.max_overlap_fraction})",
             integrate.TOO_FAST: f"particle {i} speed {value:.3g} m/s exceeds the bound {vmax:.3g} m/s "

@@ -229,7 +229,7 @@ def kick_drift_rows(i0, i1, dt, particles, x_build, lim2, z_lo, z_hi, fail):
             w[i, d] += h * t[i, d] * inv_i[i]
             x[i, d] += dt * v[i, d]
         if not (x[i, 2] >= z_lo and x[i, 2] <= z_hi):
-            fail[0] = ESCAPED
+            fail[0] = ESCAPED if math.isfinite(x[i, 2]) else NOT_FINITE
             fail[1] = i
         dx = x[i, 0] - x_build[i, 0]
         dy = x[i, 1] - x_build[i, 1]
