@@ -73,8 +73,8 @@ class Simulation:
 
     dt: time step (s), at most the Rayleigh time (0.1-0.2 of it is usual). skin: Verlet skin (m),
     default half the smallest radius. gravity: (3,) m/s2. fluid_viscosity_pa_s: Stokes drag of a
-    fluid at rest (slurry solvent), 0 for none. threads: numba threads; 1 runs the serial half-list
-    kernel, more run the parallel full-list kernel.
+    fluid at rest (slurry solvent), 0 for none. threads: numba threads; 1 runs the serial kernels,
+    more the parallel ones (each thread accumulates the pair forces of a block of rows).
     """
 
     def __init__(
@@ -157,15 +157,12 @@ class Simulation:
 
     @property
     def threads(self) -> int:
-        """Number of numba threads the kernels use (1: serial half-list kernel)."""
+        """Number of numba threads the kernels use (1: serial kernels)."""
         return self._threads
 
     @threads.setter
     def threads(self, value: int) -> None:
-        switch = (value > 1) != (self._threads > 1)
         self._threads = _checked_threads(value)
-        if switch:
-            self._build_list()  # half <-> full list; histories follow their pairs
 
     @property
     def rayleigh_time(self) -> float:
@@ -217,7 +214,7 @@ class Simulation:
         d = s.position[i] - s.position[j]
         d[:, :2] -= self._shift[mask]
         overlap = s.radius[i] + s.radius[j] - np.linalg.norm(d, axis=1)
-        keep = (overlap > 0.0) & (i < j)
+        keep = overlap > 0.0
         i, j, overlap = i[keep], j[keep], overlap[keep]
         ri, rj = s.radius[i], s.radius[j]
         return Contacts(i=i, j=j, overlap=overlap, reff=ri * rj / (ri + rj))
@@ -271,6 +268,10 @@ class Simulation:
         kind, geom, wtype = pack_walls(self.walls, self.params.n_types)
         return kind, geom, wtype, self._wall_hist, np.zeros((len(self.walls), 3))
 
+    def _buffers(self) -> tuple:
+        n_buf = self._threads if self._threads > 1 else 0
+        return np.empty((n_buf, self.state.n, 3)), np.empty((n_buf, self.state.n, 3))
+
     def _checks(self, vmax: float) -> tuple:
         return self.limits.max_overlap_fraction, vmax * vmax, self._fail, self._fail_value
 
@@ -281,7 +282,6 @@ class Simulation:
         while True:
             status, info = rebuild(
                 parallel,
-                not parallel,
                 s.position,
                 s.radius,
                 self.skin,
@@ -311,6 +311,7 @@ class Simulation:
             0.0,
             self._env,
             self._checks(np.inf),
+            self._buffers(),
         )
         self._raise_on_failure(int(self._fail[0]))
         for q, wall in enumerate(self.walls):
@@ -322,6 +323,7 @@ class Simulation:
         vmax = self.limits.max_speed_m_s or 0.1 * float(self.state.radius.min()) / self.dt
         particles = self._particles()
         checks = self._checks(vmax)
+        buffers = self._buffers()
         numba.set_num_threads(self._threads)
         remaining, resume = n_steps, False
         self._counters[0] = 0
@@ -342,6 +344,7 @@ class Simulation:
                 self._env,
                 checks,
                 self._counters,
+                buffers,
             )
             self.step += done
             self.time += done * self.dt

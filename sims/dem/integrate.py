@@ -4,14 +4,17 @@ One step: half kick (v += dt/2 F/m, omega += dt/2 T/I), drift (x += dt v), walls
 list is rebuilt if some particle moved more than skin/2 since the last build, forces and torques
 are computed (contacts, walls, gravity, Stokes drag), second half kick, checks.
 
-Serial runs use a half list (each pair once, Newton's third law); parallel runs a full list (each
-pair seen from both sides, so that each thread writes only to its own particles), split into row
-chunks, a few per thread. `run_steps(parallel, ...)` picks the matching loops.
+Pair forces run over the half list (each pair once, Newton's third law). With T threads, thread b
+takes the b-th block of rows and adds its pair forces into its own buffer (T, N, 3); a second
+parallel loop sums the buffers (plus gravity and drag) into f and t. The kicks, the drift and the
+list build run over blocks of rows in parallel too; the walls are serial (few contacts).
 
 Performance notes: the array tuples are unpacked once per row function, never per particle or
 pair (unpacking a tuple of arrays in an inner loop costs reference counting on each array and made
 the loops five times slower); the per-pair helpers take scalars and are inlined. Parallel loops run
-over row chunks that call the serial row functions, which keeps numba's parfor pass away from them.
+over row blocks that call the serial row functions, which keeps numba's parfor pass away from them.
+A full list (each pair computed from both sides, no buffers) was measured 1.5-2x slower at two
+threads than this: it does every pair twice.
 
 The checks stop the run on a broken state, with a status code and the culprit in `fail`:
 ESCAPED (outside the box in z), NOT_FINITE (NaN/inf velocity), OVERLAP (overlap beyond the bound,
@@ -46,29 +49,14 @@ def _pair_constants(tables, ti, tj):
 
 
 @numba.njit(cache=True)
-def pair_rows(i0, i1, half, particles, nlist, tables, dt, env, checks):
-    """Contact forces of rows i0..i1-1 of the neighbour list (plus body forces).
-
-    half (half list): each pair once, its force also goes to j; f and t must already hold the body
-    forces. Otherwise (full list): f[i], t[i] are set to i's body force plus its pair forces only.
-    """
-    x, v, w, f, t, r, m, _, _, typ = particles
+def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
+    """Add the contact forces (N) and torques (N m) of rows i0..i1-1 of the half list to f, t (N, 3)
+    (each pair's to both partners), and update the contact histories of those rows."""
+    x, v, w, _, _, r, m, _, _, typ = particles
     nbr, shift, nnb, hist = nlist
-    gravity, viscosity = env
     max_overlap, _, fail, fail_value = checks
     for i in range(i0, i1):
-        if half:
-            fx = fy = fz = tx = ty = tz = 0.0
-        else:
-            # gravity and Stokes drag of the fluid at rest
-            c_drag = 6.0 * math.pi * viscosity * r[i]
-            c_spin = 8.0 * math.pi * viscosity * r[i] ** 3
-            fx = m[i] * gravity[0] - c_drag * v[i, 0]
-            fy = m[i] * gravity[1] - c_drag * v[i, 1]
-            fz = m[i] * gravity[2] - c_drag * v[i, 2]
-            tx = -c_spin * w[i, 0]
-            ty = -c_spin * w[i, 1]
-            tz = -c_spin * w[i, 2]
+        fx = fy = fz = tx = ty = tz = 0.0
         for k in range(nnb[i]):
             j = nbr[i, k]
             dx = x[i, 0] - x[j, 0] - shift[i, k, 0]
@@ -127,29 +115,20 @@ def pair_rows(i0, i1, half, particles, nlist, tables, dt, env, checks):
             tx += ti[0]
             ty += ti[1]
             tz += ti[2]
-            if half:
-                # on j: -F; the tangential torque scaled by crj/cri; the rolling torque reversed
-                sj = crj / cri
-                f[j, 0] -= fi[0]
-                f[j, 1] -= fi[1]
-                f[j, 2] -= fi[2]
-                t[j, 0] += (sj + 1.0) * t_tan[0] - ti[0]
-                t[j, 1] += (sj + 1.0) * t_tan[1] - ti[1]
-                t[j, 2] += (sj + 1.0) * t_tan[2] - ti[2]
-        if half:
-            f[i, 0] += fx
-            f[i, 1] += fy
-            f[i, 2] += fz
-            t[i, 0] += tx
-            t[i, 1] += ty
-            t[i, 2] += tz
-        else:
-            f[i, 0] = fx
-            f[i, 1] = fy
-            f[i, 2] = fz
-            t[i, 0] = tx
-            t[i, 1] = ty
-            t[i, 2] = tz
+            # on j: -F; the tangential torque scaled by crj/cri; the rolling torque reversed
+            sj = crj / cri
+            f[j, 0] -= fi[0]
+            f[j, 1] -= fi[1]
+            f[j, 2] -= fi[2]
+            t[j, 0] += (sj + 1.0) * t_tan[0] - ti[0]
+            t[j, 1] += (sj + 1.0) * t_tan[1] - ti[1]
+            t[j, 2] += (sj + 1.0) * t_tan[2] - ti[2]
+        f[i, 0] += fx
+        f[i, 1] += fy
+        f[i, 2] += fz
+        t[i, 0] += tx
+        t[i, 1] += ty
+        t[i, 2] += tz
 
 
 @numba.njit(cache=True)
@@ -260,13 +239,33 @@ def kick_rows(i0, i1, dt, particles, checks):
             fail_value[0] = math.sqrt(v2)
 
 
+@numba.njit(cache=True)
+def sum_buffers_rows(i0, i1, particles, env, f_buf, t_buf):
+    """f, t of particles i0..i1-1 = gravity and drag + the per-thread pair buffers (T, N, 3)."""
+    f = particles[3]
+    t = particles[4]
+    body_rows(i0, i1, particles, env)
+    for b in range(f_buf.shape[0]):
+        for i in range(i0, i1):
+            for d in range(3):
+                f[i, d] += f_buf[b, i, d]
+                t[i, d] += t_buf[b, i, d]
+
+
 @numba.njit(cache=True, parallel=True)
-def pair_rows_parallel(particles, nlist, tables, dt, env, checks):
-    """pair_rows over the full list, chunks of rows in parallel."""
+def pair_forces_parallel(particles, nlist, tables, dt, env, checks, f_buf, t_buf):
+    """Pair forces: block b of rows into buffer b (one block per thread), then the buffers summed."""
     n = particles[0].shape[0]
+    n_buf = f_buf.shape[0]
+    for b in numba.prange(n_buf):
+        f_buf[b] = 0.0
+        t_buf[b] = 0.0
+        pair_rows(
+            b * n // n_buf, (b + 1) * n // n_buf, particles, nlist, tables, dt, checks, f_buf[b], t_buf[b]
+        )
     c = max(1, min(n, CHUNKS))
     for b in numba.prange(c):
-        pair_rows(b * n // c, (b + 1) * n // c, False, particles, nlist, tables, dt, env, checks)
+        sum_buffers_rows(b * n // c, (b + 1) * n // c, particles, env, f_buf, t_buf)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -290,14 +289,17 @@ def kick_parallel(dt, particles, checks):
 
 
 @numba.njit(cache=True)
-def compute_forces(parallel, particles, nlist, tables, walls, lx, dt, env, checks):
-    """All forces and torques at the current state; the walls' force rows are overwritten."""
+def compute_forces(parallel, particles, nlist, tables, walls, lx, dt, env, checks, buffers):
+    """All forces and torques at the current state; the walls' force rows are overwritten.
+
+    buffers = (f_buf, t_buf), each (T, N, 3): the per-thread pair-force buffers of a parallel run.
+    """
     n = particles[0].shape[0]
     if parallel:
-        pair_rows_parallel(particles, nlist, tables, dt, env, checks)
+        pair_forces_parallel(particles, nlist, tables, dt, env, checks, buffers[0], buffers[1])
     else:
         body_rows(0, n, particles, env)
-        pair_rows(0, n, True, particles, nlist, tables, dt, env, checks)
+        pair_rows(0, n, particles, nlist, tables, dt, checks, particles[3], particles[4])
     wall_forces(particles, walls, tables, lx, dt, checks)
 
 
@@ -318,6 +320,7 @@ def run_steps(
     env,
     checks,
     counters,
+    buffers,
 ):
     """Advance n_steps velocity-Verlet steps; returns (status, steps completed).
 
@@ -325,15 +328,15 @@ def run_steps(
     neighbors.rebuild; walls = (kind, geom, type_id, hist (N, W, HIST_SIZE), force (W, 3));
     env = (gravity (3,), fluid viscosity); checks = (max overlap fraction, max speed^2, fail (2,)
     int64, fail_value (1,)). resume: the previous call stopped with OVERFLOW inside a step (after the
-    drift): finish that step first. counters[0] counts list rebuilds; wall_force_sum (W, 3) adds up
-    the per-step wall forces (N). On a failure, fail[1] is the culprit and fail_value[0] a measure.
+    drift): finish that step first. buffers: see compute_forces. counters[0] counts list rebuilds;
+    wall_force_sum (W, 3) adds up the per-step wall forces (N). On a failure, fail[1] is the culprit
+    and fail_value[0] a measure.
     """
     fail = checks[2]
     fail_value = checks[3]
     lo, length, _ = grid
     geom = walls[1]
     wall_force = walls[4]
-    half = not parallel
     n = particles[0].shape[0]
     lim2 = 0.25 * skin * skin
     for s in range(n_steps):
@@ -349,7 +352,7 @@ def run_steps(
                 return fail[0], s
             need_build = n_far > 0
         if need_build:
-            status, info = rebuild(parallel, half, particles[0], particles[5], skin, grid, nlist, scratch)
+            status, info = rebuild(parallel, particles[0], particles[5], skin, grid, nlist, scratch)
             if status == 1:
                 fail_value[0] = info
                 return OVERFLOW, s
@@ -358,7 +361,7 @@ def run_steps(
                 fail[1] = info
                 return ESCAPED, s
             counters[0] += 1
-        compute_forces(parallel, particles, nlist, tables, walls, length[0], dt, env, checks)
+        compute_forces(parallel, particles, nlist, tables, walls, length[0], dt, env, checks, buffers)
         for q in range(wall_force.shape[0]):
             for d in range(3):
                 wall_force_sum[q, d] += wall_force[q, d]

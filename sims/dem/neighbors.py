@@ -2,10 +2,11 @@
 
 A list holds, for each particle i, the particles j with |x_i - x_j| < r_i + r_j + skin, in fixed-width
 rows: nbr (N, cap) int64, nnb (N,) int64, shift (N, cap, 2) float64, the periodic image offset (m)
-added to x_j (x, y) so that x_j + shift is the image nearest to x_i. A half list keeps j > i only
-(each pair once, for the serial kernel); a full list keeps every j != i (each pair seen from both
-sides, so that a parallel loop over i writes only to i). Contact histories, (N, cap, HIST_SIZE),
-follow their pair through a rebuild, between half and full lists too.
+added to x_j (x, y) so that x_j + shift is the image nearest to x_i. It is a half list: each pair
+once, in row i if (j > i) == (i + j even), i.e. in the lower-index row for half of the pairs and
+in the higher-index one for the others, so that every row holds about half of its neighbours and
+equal blocks of rows carry equal work (a plain j > i rule loads the first rows most). Contact
+histories, (N, cap, HIST_SIZE), follow their pair through a rebuild.
 
 The list stays valid while no particle has moved more than skin/2 since the build (x_build).
 Positions are wrapped into the box (x, y) at each build, so the shifts stay fixed between builds.
@@ -66,7 +67,7 @@ def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
         for h in range(hist.shape[2]):
             hist[i, k, h] = old_hist[i, ko, h]
         return
-    # the pair may have been stored from j's side (half list): same contact, opposite shear
+    # the pair may have been stored from j's side: same contact, opposite shear
     ko = _find(old_nbr[j], old_nnb[j], i)
     if ko >= 0:
         hist[i, k, 0] = -old_hist[j, ko, 0]
@@ -80,7 +81,7 @@ def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
 
 
 @numba.njit(cache=True)
-def build_rows(i0, i1, half, x, r, skin, grid, nlist, scratch):
+def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
     """Fill rows i0..i1-1 of the list (up to the capacity: longer rows are counted, not stored) and
     carry the histories over."""
     lo, length, ncell = grid
@@ -109,7 +110,7 @@ def build_rows(i0, i1, half, x, r, skin, grid, nlist, scratch):
                     cxx = (cx + ox) % ncell[0]
                     j = head[(czz * ncell[1] + cyy) * ncell[0] + cxx]
                     while j >= 0:
-                        if (half and j > i) or (not half and j != i):
+                        if j != i and (j > i) == ((i + j) % 2 == 0):
                             dx = x[j, 0] - x[i, 0]
                             dy = x[j, 1] - x[i, 1]
                             sx = -lx * math.floor(dx / lx + 0.5)
@@ -130,16 +131,16 @@ def build_rows(i0, i1, half, x, r, skin, grid, nlist, scratch):
 
 
 @numba.njit(cache=True, parallel=True)
-def build_parallel(half, x, r, skin, grid, nlist, scratch):
+def build_parallel(x, r, skin, grid, nlist, scratch):
     """build_rows over all particles, chunks of rows in parallel."""
     n = x.shape[0]
     c = max(1, min(n, CHUNKS))
     for b in numba.prange(c):
-        build_rows(b * n // c, (b + 1) * n // c, half, x, r, skin, grid, nlist, scratch)
+        build_rows(b * n // c, (b + 1) * n // c, x, r, skin, grid, nlist, scratch)
 
 
 @numba.njit(cache=True)
-def rebuild(parallel, half, x, r, skin, grid, nlist, scratch):
+def rebuild(parallel, x, r, skin, grid, nlist, scratch):
     """Bin, build the list carrying histories over, and remember the positions in x_build.
 
     grid = (lo (3,), length (3,), ncell (3,)); nlist = (nbr, shift, nnb, hist); scratch =
@@ -157,9 +158,9 @@ def rebuild(parallel, half, x, r, skin, grid, nlist, scratch):
     if i_out >= 0:
         return 2, i_out
     if parallel:
-        build_parallel(half, x, r, skin, grid, nlist, scratch)
+        build_parallel(x, r, skin, grid, nlist, scratch)
     else:
-        build_rows(0, x.shape[0], half, x, r, skin, grid, nlist, scratch)
+        build_rows(0, x.shape[0], x, r, skin, grid, nlist, scratch)
     longest = nnb.max() if nnb.shape[0] else 0
     if longest > nbr.shape[1]:
         nbr[:] = old_nbr

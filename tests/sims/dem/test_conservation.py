@@ -71,7 +71,7 @@ def test_dissipation_loses_energy():
 
 
 @pytest.mark.parametrize("rolling", [0.0, 0.05])
-def test_parallel_full_list_matches_serial_half_list(rolling):
+def test_parallel_kernels_match_serial(rolling):
     """Friction, cohesion, plasticity and rolling resistance: two threads follow one thread."""
     params = ContactParams.from_properties(
         200e9,
@@ -100,8 +100,8 @@ def test_parallel_full_list_matches_serial_half_list(rolling):
         assert np.allclose(wp.mean_force, ws.mean_force, rtol=1e-6, atol=1e-12)
 
 
-def test_switching_threads_keeps_histories():
-    """Switching between the half and the full list mid-run carries the shear histories over."""
+def test_switching_threads_mid_run_keeps_histories():
+    """Switching between the serial and the parallel kernels mid-run keeps the contact histories."""
     params = ContactParams.from_properties(200e9, 0.3, 0.6, 0.4, 4750.0, cohesion_energy_density_j_m3=5e5)
     ref = _gas(params, threads=1, seed=5)
     sim = _gas(params, threads=1, seed=5)
