@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
         return False
     address = address or campaign.ray.address
     if address:
+        _check_reachable(address)
         try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -61,6 +63,17 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
             log_to_driver=False,
         )
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast on a host:port nobody listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # 'auto' and other forms are left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot join the Ray cluster at {address!r}: {exc.strerror or exc}") from None
 
 
 def run_campaign(
