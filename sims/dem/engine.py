@@ -299,10 +299,8 @@ class Simulation:
 
     def _compute_forces(self) -> None:
         walls = self._walls()
-        numba.set_num_threads(self._threads)
         # dt = 0: evaluating the forces must not advance the shear histories
         integrate.compute_forces(
-            self._threads > 1,
             self._particles(),
             self._nlist(),
             self._tables,
@@ -311,7 +309,6 @@ class Simulation:
             0.0,
             self._env,
             self._checks(np.inf),
-            self._buffers(),
         )
         self._raise_on_failure(int(self._fail[0]))
         for q, wall in enumerate(self.walls):

@@ -2,12 +2,15 @@
 
 One step: half kick (v += dt/2 F/m, omega += dt/2 T/I), drift (x += dt v), walls move, the neighbour
 list is rebuilt if some particle moved more than skin/2 since the last build, forces and torques
-are computed (contacts, walls, gravity, Stokes drag), second half kick, checks.
+are computed (contacts, walls, gravity, Stokes drag), second half kick, checks. The second half kick
+of a step and the first of the next are done together (`advance_rows`, mode STEP); a run ends with
+the second half kick alone (FINISH), so that between runs velocities and forces are in step.
 
 Pair forces run over the half list (each pair once, Newton's third law). With T threads, thread b
-takes the b-th block of rows and adds its pair forces into its own buffer (T, N, 3); a second
-parallel loop sums the buffers (plus gravity and drag) into f and t. The kicks, the drift and the
-list build run over blocks of rows in parallel too; the walls are serial (few contacts).
+takes the b-th block of rows and adds its pair and wall forces into its own buffer (T, N, 3); the
+next parallel loop sums the buffers (plus gravity and drag) into f and t, kicks and drifts. So a
+step opens two parallel regions (each costs tens of microseconds on a busy machine), plus the
+list build when it is due.
 
 Performance notes: the array tuples are unpacked once per row function, never per particle or
 pair (unpacking a tuple of arrays in an inner loop costs reference counting on each array and made
@@ -27,6 +30,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 from sims.dem.contact import contact_force
 from sims.dem.neighbors import rebuild
@@ -145,17 +149,16 @@ def body_rows(i0, i1, particles, env):
 
 
 @numba.njit(cache=True)
-def wall_forces(particles, walls, tables, lx, dt, checks):
-    """Contacts of every particle with every wall: adds to f, t, and sets wall_force (W, 3), the force
-    the particles exert on each wall (N)."""
-    x, v, w, f, t, r, m, _, _, typ = particles
-    kind, geom, wtype, whist, wforce = walls
+def wall_rows(i0, i1, particles, walls, tables, lx, dt, checks, f, t, wforce):
+    """Contacts of particles i0..i1-1 with every wall: adds their forces and torques to f, t (N, 3)
+    and the forces they exert on the walls to wforce (W, 3), N."""
+    x, v, w, _, _, r, m, _, _, typ = particles
+    kind, geom, wtype, whist, _ = walls
     max_overlap, _, fail, fail_value = checks
-    wforce[:] = 0.0
     for q in range(kind.shape[0]):
         g = (geom[q, 0], geom[q, 1], geom[q, 2], geom[q, 3], geom[q, 4], geom[q, 5])
         w_wall_y = geom[q, 5] if kind[q] == ROLL else 0.0
-        for i in range(x.shape[0]):
+        for i in range(i0, i1):
             dist, n, s = wall_contact(kind[q], g, x[i, 0], x[i, 1], x[i, 2], lx)
             delta = r[i] - dist
             if delta <= 0.0:
@@ -195,17 +198,47 @@ def wall_forces(particles, walls, tables, lx, dt, checks):
                 wforce[q, d] -= fi[d]
 
 
+START = 0  # first half kick and drift (forces in f)
+STEP = 1  # second half kick of the last step and first half kick of the next (one full kick), drift
+FINISH = 2  # second half kick only
+
+
 @numba.njit(cache=True)
-def kick_drift_rows(i0, i1, dt, particles, x_build, lim2, z_lo, z_hi, fail):
-    """First half kick and drift of particles i0..i1-1; returns how many moved beyond sqrt(lim2)
-    since the list was built."""
+def advance_rows(i0, i1, mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_hi, checks):
+    """Velocity-Verlet kicks and drift of particles i0..i1-1, with the checks.
+
+    If buffers (T, N, 3) are not empty, f and t are first set to gravity and drag plus the summed
+    per-thread pair and wall forces. mode: START, STEP or FINISH (see above). Returns how many
+    particles moved beyond sqrt(lim2) since the list was built.
+    """
     x, v, w, f, t, _, _, inv_m, inv_i, _ = particles
-    h = 0.5 * dt
+    f_buf, t_buf = buffers
+    _, vmax2, fail, fail_value = checks
+    if f_buf.shape[0]:
+        body_rows(i0, i1, particles, env)
+        for b in range(f_buf.shape[0]):
+            for i in range(i0, i1):
+                for d in range(3):
+                    f[i, d] += f_buf[b, i, d]
+                    t[i, d] += t_buf[b, i, d]
+    kick = dt if mode == STEP else 0.5 * dt
     n_far = 0
     for i in range(i0, i1):
         for d in range(3):
-            v[i, d] += h * f[i, d] * inv_m[i]
-            w[i, d] += h * t[i, d] * inv_i[i]
+            v[i, d] += kick * f[i, d] * inv_m[i]
+            w[i, d] += kick * t[i, d] * inv_i[i]
+        v2 = v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2]
+        w2 = w[i, 0] * w[i, 0] + w[i, 1] * w[i, 1] + w[i, 2] * w[i, 2]
+        if not math.isfinite(v2 + w2):
+            fail[0] = NOT_FINITE
+            fail[1] = i
+        elif v2 > vmax2:
+            fail[0] = TOO_FAST
+            fail[1] = i
+            fail_value[0] = math.sqrt(v2)
+        if mode == FINISH:
+            continue
+        for d in range(3):
             x[i, d] += dt * v[i, d]
         if not (x[i, 2] >= z_lo and x[i, 2] <= z_hi):
             fail[0] = ESCAPED if math.isfinite(x[i, 2]) else NOT_FINITE
@@ -218,89 +251,57 @@ def kick_drift_rows(i0, i1, dt, particles, x_build, lim2, z_lo, z_hi, fail):
     return n_far
 
 
-@numba.njit(cache=True)
-def kick_rows(i0, i1, dt, particles, checks):
-    """Second half kick of particles i0..i1-1, with the NaN and speed checks."""
-    _, v, w, f, t, _, _, inv_m, inv_i, _ = particles
-    _, vmax2, fail, fail_value = checks
-    h = 0.5 * dt
-    for i in range(i0, i1):
-        for d in range(3):
-            v[i, d] += h * f[i, d] * inv_m[i]
-            w[i, d] += h * t[i, d] * inv_i[i]
-        v2 = v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2]
-        w2 = w[i, 0] * w[i, 0] + w[i, 1] * w[i, 1] + w[i, 2] * w[i, 2]
-        if not math.isfinite(v2 + w2):
-            fail[0] = NOT_FINITE
-            fail[1] = i
-        elif v2 > vmax2:
-            fail[0] = TOO_FAST
-            fail[1] = i
-            fail_value[0] = math.sqrt(v2)
-
-
-@numba.njit(cache=True)
-def sum_buffers_rows(i0, i1, particles, env, f_buf, t_buf):
-    """f, t of particles i0..i1-1 = gravity and drag + the per-thread pair buffers (T, N, 3)."""
-    f = particles[3]
-    t = particles[4]
-    body_rows(i0, i1, particles, env)
-    for b in range(f_buf.shape[0]):
-        for i in range(i0, i1):
-            for d in range(3):
-                f[i, d] += f_buf[b, i, d]
-                t[i, d] += t_buf[b, i, d]
-
-
 @numba.njit(cache=True, parallel=True)
-def pair_forces_parallel(particles, nlist, tables, dt, env, checks, f_buf, t_buf):
-    """Pair forces: block b of rows into buffer b (one block per thread), then the buffers summed."""
-    n = particles[0].shape[0]
-    n_buf = f_buf.shape[0]
-    for b in numba.prange(n_buf):
-        f_buf[b] = 0.0
-        t_buf[b] = 0.0
-        pair_rows(
-            b * n // n_buf, (b + 1) * n // n_buf, particles, nlist, tables, dt, checks, f_buf[b], t_buf[b]
-        )
-    c = max(1, min(n, CHUNKS))
-    for b in numba.prange(c):
-        sum_buffers_rows(b * n // c, (b + 1) * n // c, particles, env, f_buf, t_buf)
-
-
-@numba.njit(cache=True, parallel=True)
-def kick_drift_parallel(dt, particles, x_build, lim2, z_lo, z_hi, fail):
-    """kick_drift_rows over all particles, chunks in parallel."""
+def advance_parallel(mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_hi, checks):
+    """advance_rows over all particles, blocks of rows in parallel."""
     n = particles[0].shape[0]
     c = max(1, min(n, CHUNKS))
     n_far = 0
     for b in numba.prange(c):
-        n_far += kick_drift_rows(b * n // c, (b + 1) * n // c, dt, particles, x_build, lim2, z_lo, z_hi, fail)
+        n_far += advance_rows(
+            b * n // c, (b + 1) * n // c, mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_hi, checks
+        )
     return n_far
 
 
-@numba.njit(cache=True, parallel=True)
-def kick_parallel(dt, particles, checks):
-    """kick_rows over all particles, chunks in parallel."""
+@numba.njit(cache=True)
+def block_forces(b, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
+    """Pair and wall forces of the b-th of T blocks of rows into buffers[.][b] and wall_buf[b]."""
+    f_buf, t_buf = buffers
     n = particles[0].shape[0]
-    c = max(1, min(n, CHUNKS))
-    for b in numba.prange(c):
-        kick_rows(b * n // c, (b + 1) * n // c, dt, particles, checks)
+    n_buf = f_buf.shape[0]
+    i0 = b * n // n_buf
+    i1 = (b + 1) * n // n_buf
+    fb = f_buf[b]
+    tb = t_buf[b]
+    wb = wall_buf[b]
+    fb[:] = 0.0
+    tb[:] = 0.0
+    wb[:] = 0.0
+    pair_rows(i0, i1, particles, nlist, tables, dt, checks, fb, tb)
+    wall_rows(i0, i1, particles, walls, tables, lx, dt, checks, fb, tb, wb)
+
+
+@numba.njit(cache=True, parallel=True)
+def forces_parallel(particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
+    """Pair and wall forces, one block of rows per thread, each into its own buffer; wall_buf
+    (T, W, 3) gets each block's forces on the walls."""
+    for b in numba.prange(buffers[0].shape[0]):
+        block_forces(b, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf)
 
 
 @numba.njit(cache=True)
-def compute_forces(parallel, particles, nlist, tables, walls, lx, dt, env, checks, buffers):
-    """All forces and torques at the current state; the walls' force rows are overwritten.
-
-    buffers = (f_buf, t_buf), each (T, N, 3): the per-thread pair-force buffers of a parallel run.
-    """
+def compute_forces(particles, nlist, tables, walls, lx, dt, env, checks):
+    """All forces and torques at the current state into f, t (serial); the walls' force rows are
+    overwritten."""
     n = particles[0].shape[0]
-    if parallel:
-        pair_forces_parallel(particles, nlist, tables, dt, env, checks, buffers[0], buffers[1])
-    else:
-        body_rows(0, n, particles, env)
-        pair_rows(0, n, particles, nlist, tables, dt, checks, particles[3], particles[4])
-    wall_forces(particles, walls, tables, lx, dt, checks)
+    f = particles[3]
+    t = particles[4]
+    wforce = walls[4]
+    body_rows(0, n, particles, env)
+    pair_rows(0, n, particles, nlist, tables, dt, checks, f, t)
+    wforce[:] = 0.0
+    wall_rows(0, n, particles, walls, tables, lx, dt, checks, f, t, wforce)
 
 
 @numba.njit(cache=True)
@@ -339,14 +340,24 @@ def run_steps(
     wall_force = walls[4]
     n = particles[0].shape[0]
     lim2 = 0.25 * skin * skin
+    z_lo = lo[2]
+    z_hi = lo[2] + length[2]
+    no_buffers = (buffers[0][:0], buffers[1][:0])
+    wall_buf = np.zeros((buffers[0].shape[0], wall_force.shape[0], 3))
     for s in range(n_steps):
         need_build = True
         if not (resume and s == 0):
-            z_hi = lo[2] + length[2]
+            # closes the last step (its forces are in f, or in the buffers) and opens this one
+            mode = START if s == 0 else STEP
             if parallel:
-                n_far = kick_drift_parallel(dt, particles, scratch[3], lim2, lo[2], z_hi, fail)
+                sum_bufs = buffers if s > 0 else no_buffers
+                n_far = advance_parallel(
+                    mode, dt, particles, env, sum_bufs, scratch[3], lim2, z_lo, z_hi, checks
+                )
             else:
-                n_far = kick_drift_rows(0, n, dt, particles, scratch[3], lim2, lo[2], z_hi, fail)
+                n_far = advance_rows(
+                    0, n, mode, dt, particles, env, no_buffers, scratch[3], lim2, z_lo, z_hi, checks
+                )
             move_walls(walls[0], geom, dt)
             if fail[0] != OK:
                 return fail[0], s
@@ -361,14 +372,20 @@ def run_steps(
                 fail[1] = info
                 return ESCAPED, s
             counters[0] += 1
-        compute_forces(parallel, particles, nlist, tables, walls, length[0], dt, env, checks, buffers)
-        for q in range(wall_force.shape[0]):
-            for d in range(3):
-                wall_force_sum[q, d] += wall_force[q, d]
         if parallel:
-            kick_parallel(dt, particles, checks)
+            forces_parallel(particles, nlist, tables, walls, length[0], dt, checks, buffers, wall_buf)
+            wall_force[:] = 0.0
+            for b in range(wall_buf.shape[0]):
+                wall_force += wall_buf[b]
         else:
-            kick_rows(0, n, dt, particles, checks)
+            compute_forces(particles, nlist, tables, walls, length[0], dt, env, checks)
+        wall_force_sum += wall_force
         if fail[0] != OK:
             return fail[0], s + 1
+    if parallel:
+        advance_parallel(FINISH, dt, particles, env, buffers, scratch[3], lim2, z_lo, z_hi, checks)
+    else:
+        advance_rows(0, n, FINISH, dt, particles, env, no_buffers, scratch[3], lim2, z_lo, z_hi, checks)
+    if fail[0] != OK:
+        return fail[0], n_steps
     return OK, n_steps
