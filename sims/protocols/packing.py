@@ -16,9 +16,8 @@ from numba import njit
 from sims.dem.state import Box, ParticleState
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial
+from sims.protocols.contact_tables import AM_TYPE, CBD_TYPE
 
-AM_TYPE = 0
-CBD_TYPE = 1
 # Random sequential insertion of spheres jams near a solid fraction of 0.38 (monodisperse); above
 # ~0.3 the attempts per sphere explode, so denser slurries are first packed in a taller box.
 MAX_INSERTION_SOLID_FRACTION = 0.30

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sims.dem.engine import Simulation
 from sims.dem.state import ParticleState
 from sims.errors import PhysicalInputError
 
@@ -104,3 +105,26 @@ class TimeSeriesWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class FrameRecorder:
+    """Writes a frame of a running protocol whenever `writer.every` steps have passed (no-op without
+    a writer). Steps count on across the stages of a protocol (`next_stage` adds the offset)."""
+
+    def __init__(self, writer: TimeSeriesWriter | None, stage: str, lateral_m: tuple[float, float]) -> None:
+        self.writer, self.stage, self.lateral_m = writer, stage, lateral_m
+        self.offset = 0
+        self.last_step: int | None = None
+
+    def next_stage(self, stage: str, steps_so_far: int) -> None:
+        """Name the next stage; its simulation starts counting again at 0 after `steps_so_far` steps."""
+        self.stage, self.offset = stage, steps_so_far
+
+    def maybe(self, sim: Simulation, wall_top_m: float, real_time_s: float, force: bool = False) -> None:
+        """Write the simulation's state if a frame is due (or `force`)."""
+        if self.writer is None:
+            return
+        step = self.offset + sim.step
+        if force or self.last_step is None or step - self.last_step >= self.writer.every:
+            self.writer.write(self.stage, step, sim.time, sim.state, self.lateral_m, wall_top_m, real_time_s)
+            self.last_step = step

@@ -5,7 +5,8 @@ import pytest
 
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
-from sims.protocols.packing import CBD_TYPE, pack_slurry, pack_spheres, particle_counts
+from sims.protocols.contact_tables import CBD_TYPE
+from sims.protocols.packing import pack_slurry, pack_spheres, particle_counts
 
 
 def test_counts_match_formulation_and_psd():

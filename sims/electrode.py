@@ -1,0 +1,237 @@
+"""The `dem` evaluator: recipe -> packing -> drying -> calendering -> outcomes of the electrode.
+
+`simulate_electrode` runs the whole chain on a representative volume element (RVE, periodic in x
+and y, current collector at z = 0) and returns an `ElectrodeResult` with the final particles, the
+box, each protocol's result and the outcomes; `evaluate` is the thin wrapper that campaigns and
+`batman simulate dem` call.
+
+Inputs (INPUTS; defaults in DEFAULTS):
+- am_mass_fraction: AM mass fraction of the solids (-), default the material's (0.96 for 96:2:2);
+  the rest is CBD (carbon + binder).
+- solid_content: solids mass fraction of the slurry (-), default 0.65; sets the wet film thickness.
+- drying_rate: film shrinkage speed while drying, um/s (= solvent evaporation flux / solvent
+  density), default 1.0.
+- compression_ratio: thickness reduction of the dried film by calendering (-), in [0, 1), default
+  0.3; 0 leaves the film uncalendered.
+- calendering_speed_mm_s: plate speed of the press, mm/s, default 10. The contact laws are rate
+  independent and the run is checked to be quasi-static, so it only sets the real duration.
+
+Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
+electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
+film's dried_thickness_um and dried_porosity; inertial_number (largest quasi-static check of both
+protocols, bound 1e-2); tortuosity_factor (pore phase, through the thickness, TauFactor's definition
+on a voxelization of the particles). Porosity and density come from the particle geometry: thickness
+is the top of the highest particle, solids are the particle volumes (conserved by the deformable
+contacts), and the CBD nanopores (47 %) count as pore volume.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sims.dem.state import Box, ParticleState
+from sims.errors import PhysicalInputError
+from sims.materials import ElectrodeMaterial, get_material
+from sims.metrics import VoxelImage, tortuosity, voxelize_spheres
+from sims.metrics.voxelize import AM, CBD
+from sims.protocols.calendering import CalenderingConfig, CalenderingResult, calender
+from sims.protocols.contact_tables import AM_TYPE
+from sims.protocols.drying import DryingConfig, DryingResult, dry
+from sims.protocols.packing import (
+    ParticleCounts,
+    check_fraction,
+    lateral_size_m,
+    pack_slurry,
+    particle_counts,
+)
+from sims.protocols.timeseries import TimeSeriesWriter
+
+log = logging.getLogger(__name__)
+
+INPUTS = ("am_mass_fraction", "solid_content", "drying_rate", "compression_ratio", "calendering_speed_mm_s")
+DEFAULTS: dict[str, float | None] = {
+    "am_mass_fraction": None,  # the material's usual formulation
+    "solid_content": 0.65,
+    "drying_rate": 1.0,
+    "compression_ratio": 0.3,
+    "calendering_speed_mm_s": 10.0,
+}
+OUTCOMES = (
+    "thickness_um",
+    "porosity",
+    "density_g_cm3",
+    "mass_loading_mg_cm2",
+    "spring_back_pct",
+    "max_pressure_mpa",
+    "dried_thickness_um",
+    "dried_porosity",
+    "inertial_number",
+    "tortuosity_factor",
+)
+DEFAULT_N_AM = 300  # with 96:2:2 NMC111: ~3,200 CBD particles (the group's smaller electrode)
+VOXEL_SIZE_UM = 0.5  # below half the CBD diameter
+
+
+@dataclass
+class ElectrodeResult:
+    """A simulated electrode: final particles (SI units), box, protocol results and outcomes."""
+
+    material: ElectrodeMaterial
+    params: dict[str, float]
+    counts: ParticleCounts
+    box: Box
+    dried: DryingResult
+    calendered: CalenderingResult
+    outcomes: dict[str, float] = field(default_factory=dict)
+    image: VoxelImage | None = None
+
+    @property
+    def state(self) -> ParticleState:
+        """The final (calendered, relaxed) particles."""
+        return self.calendered.state
+
+
+def resolve_params(params: Mapping[str, float], material: ElectrodeMaterial) -> dict[str, float]:
+    """Inputs with defaults filled in, checked; PhysicalInputError names an unknown or bad one."""
+    unknown = sorted(set(params) - set(INPUTS))
+    if unknown:
+        raise PhysicalInputError(f"unknown dem parameter(s) {', '.join(unknown)}; known: {', '.join(INPUTS)}")
+    out: dict[str, float] = {}
+    for name in INPUTS:
+        default = material.am_mass_fraction if name == "am_mass_fraction" else DEFAULTS[name]
+        value = params.get(name, default)
+        try:
+            out[name] = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise PhysicalInputError(f"{name} must be a number, got {value!r}") from None
+    check_fraction("am_mass_fraction", out["am_mass_fraction"], open_low=True)
+    check_fraction("solid_content", out["solid_content"], open_low=True, open_high=True)
+    check_fraction("compression_ratio", out["compression_ratio"], open_high=True)
+    for name in ("drying_rate", "calendering_speed_mm_s"):
+        if not (math.isfinite(out[name]) and out[name] > 0.0):
+            raise PhysicalInputError(f"{name} must be a finite number > 0, got {out[name]}")
+    return out
+
+
+def wet_thickness_m(
+    counts: ParticleCounts, material: ElectrodeMaterial, solid_content: float, area_m2: float
+) -> float:
+    """Wet film thickness (m): particle volumes plus the solvent of a slurry at `solid_content`."""
+    solvent_um3 = (
+        1e12 * counts.mass_g * (1.0 - solid_content) / solid_content / material.solvent.density_g_cm3
+    )
+    return 1e-18 * (counts.solid_volume_um3 + solvent_um3) / area_m2
+
+
+def film_outcomes(
+    state: ParticleState, counts: ParticleCounts, material: ElectrodeMaterial, area_m2: float
+) -> dict:
+    """Thickness (um), porosity, density (g/cm3) and mass loading (mg/cm2) of a film from its particles."""
+    thickness_m = float(np.max(state.position[:, 2] + state.radius))
+    dense_um3 = counts.am_volume_um3 + counts.cbd_volume_um3 * (1.0 - material.cbd.nanoporosity)
+    bulk_um3 = area_m2 * thickness_m * 1e18
+    return {
+        "thickness_um": thickness_m * 1e6,
+        "porosity": 1.0 - dense_um3 / bulk_um3,
+        "density_g_cm3": counts.mass_g / (bulk_um3 * 1e-12),
+        "mass_loading_mg_cm2": counts.mass_g * 1e3 / (area_m2 * 1e4),
+    }
+
+
+def voxel_image(state: ParticleState, box: Box, material: ElectrodeMaterial) -> VoxelImage:
+    """The particles voxelized (VOXEL_SIZE_UM, periodic in x and y) as a labelled metrics image."""
+    phases = np.where(state.type_id == AM_TYPE, AM, CBD)
+    lateral_um = (box.length[0] * 1e6, box.length[1] * 1e6)
+    return voxelize_spheres(
+        state.position * 1e6, state.radius * 1e6, phases, lateral_um, VOXEL_SIZE_UM, material=material
+    )
+
+
+def simulate_electrode(
+    params: Mapping[str, float],
+    material: str = "NMC111",
+    *,
+    n_am: int = DEFAULT_N_AM,
+    lateral_um: float | None = None,
+    seed: int = 0,
+    calender_tool: str = "plate",
+    timeseries_path: str | Path | None = None,
+    timeseries_every: int = 1000,
+    threads: int = 1,
+    metrics: bool = True,
+    drying_config: DryingConfig | None = None,
+    calendering_config: CalenderingConfig | None = None,
+) -> ElectrodeResult:
+    """Run packing -> drying -> calendering for one recipe and measure the electrode.
+
+    n_am: number of AM particles (the RVE size; CBD follows from the formulation); lateral_um: RVE
+    side (default: as wide as the dried film is thick, at least three largest AM diameters);
+    calender_tool: "plate" (the roll is not available yet); timeseries_path: Parquet file of
+    particle states every `timeseries_every` steps; threads: numba threads; metrics: also compute
+    the tortuosity factor. SimulationFailed propagates when a run reaches a broken state.
+    """
+    mat = get_material(material)
+    p = resolve_params(params, mat)
+    if calender_tool != "plate":
+        raise PhysicalInputError(
+            f"calender must be 'plate' (the roll protocol is not available), got {calender_tool!r}"
+        )
+    counts = particle_counts(mat, p["am_mass_fraction"], n_am)
+    lateral_m = lateral_size_m(counts) if lateral_um is None else 1e-6 * float(lateral_um)
+    if not (math.isfinite(lateral_m) and lateral_m > 0.0):
+        raise PhysicalInputError(f"lateral_um must be > 0, got {lateral_um}")
+    area = lateral_m**2
+    h_wet = wet_thickness_m(counts, mat, p["solid_content"], area)
+    state, box = pack_slurry(counts, lateral_m, h_wet, seed=seed)
+    writer = TimeSeriesWriter(timeseries_path, timeseries_every) if timeseries_path is not None else None
+    try:
+        dried = dry(
+            state, box, mat, h_wet, p["drying_rate"], config=drying_config, threads=threads, writer=writer
+        )
+        calendered = calender(
+            dried.state,
+            box,
+            mat,
+            p["compression_ratio"],
+            speed_mm_s=p["calendering_speed_mm_s"],
+            config=calendering_config,
+            threads=threads,
+            writer=writer,
+        )
+    finally:
+        if writer is not None:
+            writer.close()
+    outcomes = film_outcomes(calendered.state, counts, mat, area)
+    dried_film = film_outcomes(dried.state, counts, mat, area)
+    outcomes.update(
+        spring_back_pct=calendered.spring_back_pct,
+        max_pressure_mpa=calendered.max_pressure_pa * 1e-6,
+        dried_thickness_um=dried_film["thickness_um"],
+        dried_porosity=dried_film["porosity"],
+        inertial_number=float(max(dried.inertial_number, calendered.inertial_number)),
+    )
+    result = ElectrodeResult(mat, p, counts, box, dried, calendered, outcomes)
+    if metrics:
+        result.image = voxel_image(calendered.state, box, mat)
+        tau = tortuosity(result.image, "z")
+        if not tau.converged:
+            log.warning("tortuosity solve: %s", tau.note)
+        outcomes["tortuosity_factor"] = tau.tortuosity_factor
+    return result
+
+
+def evaluate(params: Mapping[str, float], material: str = "NMC111", **options: object) -> dict[str, float]:
+    """Outcomes (OUTCOMES) of one recipe; options as `simulate_electrode` ('calender' = calender_tool).
+
+    Raises PhysicalInputError for unknown or unphysical inputs, SimulationFailed (with the reason)
+    when the run breaks: the campaign records a failed trial, never numbers from a broken state.
+    """
+    if "calender" in options:
+        options["calender_tool"] = options.pop("calender")
+    return dict(simulate_electrode(params, material, **options).outcomes)  # type: ignore[arg-type]

@@ -1,0 +1,277 @@
+"""Drying: a slurry film shrinks as its solvent evaporates and ends as a dried, cohesive electrode.
+
+Model. The solvent's free surface is a frictionless plane (no cohesion) descending towards the
+current collector at the film shrinkage speed; particles settle in the solvent (gravity, Stokes drag
+of a fluid at rest) and are collected by the descending surface. The surface can push the bed with
+at most the capillary pressure P_cap = 4 gamma / d_CBD (menisci between the CBD particles): when its
+pressure reaches P_cap the film has consolidated, the menisci enter the pores and the surface is
+removed. CBD sticks to AM, to CBD and to the collector (sjkr2 cohesion), which holds the dried film.
+The last stages switch to the real contact stiffness, without solvent: the surface holds the film
+at P_cap (servo) while the overlaps adapt, then it is removed and the film comes to rest: that is
+the dried electrode.
+
+Scaling (quasi-static, checked). Real drying takes seconds to minutes; here it takes ~1e-4 s of
+simulated time, so:
+- the contact moduli are scaled down during the wet stage (AM x1e-2, CBD x1e-1): at pressures
+  below P_cap (~0.1 MPa) overlaps stay below ~10 % of the CBD radius even where a large AM particle
+  rests on one CBD particle, and the softer contacts allow a ~3 x longer time step;
+- the surface descends `fast_factor` times faster while it carries less than `switch_fraction` of
+  P_cap (it sweeps the suspension), then, as the film consolidates, at the speed for which the
+  inertial number at the capillary pressure, I = (v / h) d sqrt(rho / P_cap), is `inertial_target`
+  (default 5e-3; checked against `inertial_bound`, 1e-2);
+- gravity and viscosity are set so that the d50 AM particle settles `sedimentation_number` times
+  faster than the surface descends, as it does in the real slurry (v_Stokes / drying rate), capped
+  at `max_sedimentation_number` (beyond it the AM has settled before the surface arrives anyway),
+  and its velocity relaxes in a tenth of the stage. The drying rate enters through that ratio.
+Buoyancy is applied to the AM (gravity scaled by (rho_AM - rho_solvent) / rho_AM); the engine has
+one gravity vector, so the CBD gets the same factor (it barely settles at any rate).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sims.dem.engine import Simulation
+from sims.dem.state import Box, ParticleState
+from sims.dem.walls import PlaneWall
+from sims.errors import PhysicalInputError, SimulationFailed
+from sims.materials import ElectrodeMaterial
+from sims.protocols.contact_tables import COLLECTOR_TYPE, FREE_SURFACE_TYPE, electrode_contact_params
+from sims.protocols.film import inertial_number, sphere_volume_m3, top_m
+from sims.protocols.timeseries import FrameRecorder, TimeSeriesWriter
+
+log = logging.getLogger(__name__)
+
+G = 9.81  # m/s2
+DT_FRACTION = 0.2  # time step as a fraction of the smallest Rayleigh time
+
+
+@dataclass(frozen=True)
+class DryingConfig:
+    """Numerical settings of the drying protocol (defaults sized for the default RVE)."""
+
+    inertial_target: float = 5e-3
+    inertial_bound: float = 1e-2
+    stiffness_scale_am: float = 1e-2
+    stiffness_scale_cbd: float = 1e-1
+    fast_factor: float = 10.0
+    switch_fraction: float = 0.25
+    max_sedimentation_number: float = 3.0
+    jammed_solid_fraction: float = 0.64  # the surface's planned stop (random close packing)
+    servo_steps: int = 3000
+    servo_block_steps: int = 100
+    servo_step_fraction: float = 1e-3  # largest surface move per servo block, in mean diameters
+    relax_steps: int = 2000
+    block_steps: int = 250
+    max_wet_steps: int = 200_000
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.inertial_target <= self.inertial_bound:
+            raise PhysicalInputError("inertial_target must lie in (0, inertial_bound]")
+        for name in ("stiffness_scale_am", "stiffness_scale_cbd"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise PhysicalInputError(f"{name} must lie in (0, 1]")
+
+
+@dataclass
+class DryingResult:
+    """The dried electrode and how it got there (SI units).
+
+    state/box: the dried particles at rest (real masses and stiffness); thickness_m: top of the
+    highest particle; wet_thickness_m: the film before drying; capillary_pressure_pa: P_cap;
+    inertial_number: I at P_cap during the wet stage; sedimentation_number: v_settle(d50) / drying
+    rate as simulated (real value capped); real_duration_s: the drying time the run stands for;
+    history: per block (time_s, surface z m, surface pressure Pa).
+    """
+
+    state: ParticleState
+    box: Box
+    thickness_m: float
+    wet_thickness_m: float
+    capillary_pressure_pa: float
+    inertial_number: float
+    sedimentation_number: float
+    real_duration_s: float
+    steps: int
+    history: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+def capillary_pressure_pa(material: ElectrodeMaterial) -> float:
+    """Largest pressure the solvent menisci exert on the film: 2 gamma / r_pore, r_pore = d_CBD / 2."""
+    return 4.0 * material.solvent.surface_tension_n_m / (1e-6 * material.cbd.mean_diameter_um)
+
+
+def stokes_settling_m_s(material: ElectrodeMaterial, diameter_m: float) -> float:
+    """Real Stokes settling speed (m/s) of an AM sphere of `diameter_m` in the slurry's solvent."""
+    drho = 1000.0 * (material.active.density_g_cm3 - material.solvent.density_g_cm3)
+    return 2.0 / 9.0 * drho * G * (0.5 * diameter_m) ** 2 / material.solvent.viscosity_pa_s
+
+
+def dry(
+    state: ParticleState,
+    box: Box,
+    material: ElectrodeMaterial,
+    wet_thickness_m: float,
+    drying_rate_um_s: float,
+    *,
+    config: DryingConfig | None = None,
+    threads: int = 1,
+    writer: TimeSeriesWriter | None = None,
+) -> DryingResult:
+    """Dry the slurry `state` (particles at rest, no overlap, inside `box`) into an electrode.
+
+    wet_thickness_m: film thickness after coating (m); drying_rate_um_s: film shrinkage speed, i.e.
+    the solvent evaporation flux over the solvent density (um/s). The state is not modified.
+    """
+    cfg = config or DryingConfig()
+    if not (math.isfinite(drying_rate_um_s) and drying_rate_um_s > 0.0):
+        raise PhysicalInputError(f"drying_rate must be > 0 um/s, got {drying_rate_um_s}")
+    if not (math.isfinite(wet_thickness_m) and wet_thickness_m > 0.0):
+        raise PhysicalInputError(f"wet film thickness must be > 0, got {wet_thickness_m}")
+    drying_rate = 1e-6 * drying_rate_um_s
+    state = state.copy()
+    lx, ly = box.length[0], box.length[1]
+    area = lx * ly
+    p_cap = capillary_pressure_pa(material)
+
+    scale = (cfg.stiffness_scale_am, cfg.stiffness_scale_cbd, 1.0, 1.0, 1.0)
+    soft = electrode_contact_params(material, stiffness_scale=scale)
+    dt = DT_FRACTION * soft.rayleigh_time(state.radius, state.mass, state.type_id)
+
+    z0 = max(wet_thickness_m, top_m(state))
+    h_jam = sphere_volume_m3(state) / (area * cfg.jammed_solid_fraction)
+    if z0 <= h_jam:
+        raise PhysicalInputError(
+            f"wet film ({z0 * 1e6:.1f} um) is already denser than a random close packing "
+            f"({h_jam * 1e6:.1f} um): solid_content too high"
+        )
+    # consolidation speed from the inertial-number target at the capillary pressure (at h_jam)
+    d_mean, rho = _mean_diameter_and_density(state)
+    speed = cfg.inertial_target * h_jam / (d_mean * math.sqrt(rho / p_cap))
+    n_planned = max(int(math.ceil((z0 - h_jam) / (cfg.fast_factor * speed * dt))), cfg.block_steps)
+
+    # sedimentation: d50 AM settles sed_number times faster than the surface descends
+    d50 = 1e-6 * material.active.mean_diameter_um
+    sed_real = stokes_settling_m_s(material, d50) / drying_rate
+    sed_number = min(sed_real, cfg.max_sedimentation_number)
+    m50 = 1000.0 * material.active.density_g_cm3 * math.pi / 6.0 * d50**3
+    tau50 = 0.1 * n_planned * dt
+    viscosity = m50 / (3.0 * math.pi * d50 * tau50)
+    buoyancy = 1.0 - material.solvent.density_g_cm3 / material.active.density_g_cm3
+    g_eff = sed_number * speed * 3.0 * math.pi * viscosity * d50 / (m50 * buoyancy)
+
+    surface = PlaneWall(
+        z=z0, normal=-1, velocity=(0.0, 0.0, -cfg.fast_factor * speed), type_id=FREE_SURFACE_TYPE
+    )
+    walls = [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), surface]
+    sim = Simulation(
+        state,
+        box,
+        soft,
+        walls,
+        dt,
+        gravity=(0.0, 0.0, -g_eff * buoyancy),
+        fluid_viscosity_pa_s=viscosity,
+        threads=threads,
+    )
+    log.info(
+        "drying: dt %.3g s, surface %.3g m/s, ~%d steps, Ns %.2g (real %.2g)",
+        dt,
+        speed,
+        n_planned,
+        sed_number,
+        sed_real,
+    )
+    history: list[tuple[float, float, float]] = []
+    frames = FrameRecorder(writer, "drying", (lx, ly))
+    inertial = 0.0
+
+    def wet_block(s: Simulation) -> bool:
+        nonlocal inertial
+        pressure = surface.mean_force[2] / area
+        history.append((s.time, surface.z, pressure))
+        log.debug("drying step %d: surface %.3g m, pressure %.3g Pa", s.step, surface.z, pressure)
+        frames.maybe(s, surface.z, (z0 - surface.z) / drying_rate)
+        # consolidated: P_cap reached while the surface was already moving at the slow speed (a
+        # pressure peak of the fast sweep is the suspension's drag, not a consolidated film)
+        was_slow = surface.velocity[2] == -speed
+        if (pressure >= p_cap and was_slow) or surface.z <= 0.5 * h_jam:
+            return True
+        compacting = pressure >= cfg.switch_fraction * p_cap
+        surface.velocity = (0.0, 0.0, -speed if compacting else -cfg.fast_factor * speed)
+        if compacting:
+            inertial = max(inertial, inertial_number(speed / surface.z, p_cap, s.state))
+        return False
+
+    frames.maybe(sim, surface.z, 0.0, force=True)
+    sim.run(cfg.max_wet_steps, callback_every=cfg.block_steps, callback=wet_block)
+    if surface.z <= 0.5 * h_jam:
+        raise SimulationFailed(
+            f"drying: the free surface sank to {surface.z * 1e6:.2f} um without resistance"
+        )
+    if inertial > cfg.inertial_bound:
+        raise SimulationFailed(f"drying: inertial number {inertial:.3g} above the bound {cfg.inertial_bound}")
+    real_duration = (z0 - surface.z) / drying_rate
+    wet_steps = sim.step
+
+    # dried: no solvent, real stiffness. The surface first holds the film at P_cap (servo) while the
+    # soft-contact overlaps relax to real-stiffness ones, then it is removed and the film comes to
+    # rest under real gravity (its elastic rebound at real stiffness is then negligible).
+    dried = sim.state
+    dried.velocity[:] = 0.0
+    dried.angular_velocity[:] = 0.0
+    params = electrode_contact_params(material)
+    dt_real = DT_FRACTION * params.rayleigh_time(dried.radius, dried.mass, dried.type_id)
+    surface.velocity = (0.0, 0.0, 0.0)
+    relax = Simulation(
+        dried,
+        box,
+        params,
+        [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), surface],
+        dt_real,
+        gravity=(0.0, 0.0, -G),
+        threads=threads,
+    )
+    frames.next_stage("drying_consolidate", wet_steps)
+    servo_speed = cfg.servo_step_fraction * d_mean / (cfg.servo_block_steps * dt_real)
+
+    def servo(s: Simulation) -> None:
+        frames.maybe(s, surface.z, real_duration)
+        excess = surface.mean_force[2] / (area * p_cap) - 1.0
+        surface.velocity = (0.0, 0.0, servo_speed * float(np.clip(excess, -1.0, 1.0)))
+
+    relax.run(cfg.servo_steps, callback_every=cfg.servo_block_steps, callback=servo)
+    surface.velocity = (0.0, 0.0, 0.0)
+    surface.z = box.hi[2] - 1e-9
+    relax.refresh()
+    frames.next_stage("drying_relax", wet_steps)
+    relax.run(
+        cfg.relax_steps,
+        callback_every=cfg.block_steps,
+        callback=lambda s: frames.maybe(s, float("nan"), real_duration),
+    )
+    final = relax.state
+    if not np.all(np.isfinite(final.position)):
+        raise SimulationFailed("drying: non-finite positions at the end of the relaxation")
+    return DryingResult(
+        state=final,
+        box=box,
+        thickness_m=top_m(final),
+        wet_thickness_m=float(wet_thickness_m),
+        capillary_pressure_pa=p_cap,
+        inertial_number=inertial,
+        sedimentation_number=sed_number,
+        real_duration_s=real_duration,
+        steps=wet_steps + relax.step,
+        history=history,
+    )
+
+
+def _mean_diameter_and_density(state: ParticleState) -> tuple[float, float]:
+    """Volume-weighted mean diameter (m) and mean particle density (kg/m3), as in the inertial number."""
+    vol = 4.0 / 3.0 * np.pi * state.radius**3
+    return float(np.sum(2.0 * state.radius * vol) / np.sum(vol)), float(np.sum(state.mass) / np.sum(vol))

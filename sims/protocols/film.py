@@ -1,0 +1,35 @@
+"""Film-level quantities of a particle bed: top height, solid volume, inertial number.
+
+Shared by the drying and calendering protocols and the electrode evaluator (SI units).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sims.dem.state import ParticleState
+
+
+def top_m(state: ParticleState) -> float:
+    """Height of the highest particle top, max(z + r) (m): what a flat plate or micrometer touches."""
+    return float(np.max(state.position[:, 2] + state.radius))
+
+
+def sphere_volume_m3(state: ParticleState) -> float:
+    """Sum of the particle volumes (m3), overlaps counted twice (solids conserve their volume)."""
+    return float(np.sum(4.0 / 3.0 * np.pi * state.radius**3))
+
+
+def inertial_number(strain_rate_s: float, pressure_pa: float, state: ParticleState) -> float:
+    """Inertial number I = |strain rate| d sqrt(rho / P) of the bed (GDR MiDi 2004).
+
+    d: volume-weighted mean diameter (m); rho: mass over volume of the particles as simulated (so a
+    mass scaling shows up in I); P: the confining pressure (Pa). I < ~1e-3 is quasi-static, ~1e-2 the
+    usual upper bound for quasi-static DEM protocols; inf when P <= 0.
+    """
+    if pressure_pa <= 0.0:
+        return float("inf")
+    vol = 4.0 / 3.0 * np.pi * state.radius**3
+    d = float(np.sum(2.0 * state.radius * vol) / np.sum(vol))
+    rho = float(np.sum(state.mass) / np.sum(vol))
+    return abs(strain_rate_s) * d * float(np.sqrt(rho / pressure_pa))
