@@ -1,0 +1,81 @@
+"""Drying and plate calendering on a small RVE: consolidation, monotonic trends, spring-back."""
+
+import numpy as np
+import pytest
+
+from sims.errors import PhysicalInputError
+from sims.materials import get_material
+from sims.protocols.calendering import CalenderingConfig, calender
+from sims.protocols.drying import capillary_pressure_pa, dry
+from sims.protocols.film import sphere_volume_m3, top_m
+from sims.protocols.packing import pack_slurry, particle_counts
+
+MAT = get_material("NMC111")
+LATERAL = 22e-6
+FAST = CalenderingConfig(load_steps=15000, hold_steps=500, release_steps=3000)
+
+
+@pytest.fixture(scope="module")
+def dried():
+    """60 AM particles (no CBD: dense spheres only) dried from a slurry 2.5 x thicker than the film."""
+    counts = particle_counts(MAT, 1.0, 60)
+    state, box = pack_slurry(counts, LATERAL, 30e-6, seed=2)
+    return dry(state, box, MAT, 30e-6, drying_rate_um_s=1.0)
+
+
+def test_drying_consolidates_the_film(dried):
+    st = dried.state
+    solid_fraction = sphere_volume_m3(st) / (LATERAL**2 * dried.thickness_m)
+    # random packings of frictional spheres: loose (~0.55) to close (~0.64), polydisperse a bit more
+    assert 0.45 < solid_fraction < 0.72
+    assert dried.thickness_m < 0.6 * dried.wet_thickness_m
+    assert np.all(st.position[:, 2] - st.radius > -0.05 * st.radius)  # on the collector, not through
+    assert 0.0 < dried.inertial_number <= 1e-2  # checked quasi-static bound
+    assert dried.capillary_pressure_pa == pytest.approx(4 * 0.0407 / 1.3e-6)
+
+
+def test_porosity_falls_and_pressure_rises_with_compression(dried):
+    ratios = (0.05, 0.12, 0.2)
+    runs = [calender(dried.state, dried.box, MAT, cr, config=FAST) for cr in ratios]
+    gaps = [r.min_gap_m for r in runs]
+    finals = [r.thickness_m for r in runs]
+    pmax = [r.max_pressure_pa for r in runs]
+    assert gaps[0] > gaps[1] > gaps[2]
+    assert finals[0] > finals[1] > finals[2]  # denser electrode after release
+    assert pmax[0] < pmax[1] < pmax[2]
+    for cr, r in zip(ratios, runs, strict=True):
+        assert r.min_gap_m == pytest.approx(r.h_dried_m * (1 - cr), rel=1e-3)  # the plate reached its gap
+        assert r.spring_back_pct > 0.0  # elastic recovery of the contacts
+        assert r.thickness_m < r.h_dried_m  # the plastic part stays
+        assert r.inertial_number <= 1e-2
+    # the loading curve rises with strain once the plate carries load
+    load = runs[-1].pressure_pa[runs[-1].stage == 0]
+    loaded = load[load > 0.1 * load.max()]
+    assert np.all(np.diff(loaded) > -0.2 * loaded.max())
+
+
+def test_elastic_bed_recovers_more_than_elastic_plastic(dried):
+    """Thornton's unloading curve is stiffer than Hertz loading: less of the compression comes back."""
+    plastic = calender(dried.state, dried.box, MAT, 0.15, config=FAST)
+    elastic_cfg = CalenderingConfig(
+        load_steps=15000, hold_steps=500, release_steps=3000, plastic=False, cohesion=False
+    )
+    elastic = calender(dried.state, dried.box, MAT, 0.15, config=elastic_cfg)
+    assert 0.0 < plastic.spring_back_pct < elastic.spring_back_pct
+    assert elastic.max_pressure_pa > plastic.max_pressure_pa  # no yield: stiffer bed
+
+
+def test_compression_beyond_the_solids_is_refused(dried):
+    with pytest.raises(PhysicalInputError, match="compression_ratio"):
+        calender(dried.state, dried.box, MAT, 0.7, config=FAST)
+    with pytest.raises(PhysicalInputError, match="compression_ratio"):
+        calender(dried.state, dried.box, MAT, 1.2, config=FAST)
+
+
+def test_uncalendered_is_the_dried_film(dried):
+    r = calender(dried.state, dried.box, MAT, 0.0)
+    assert r.thickness_m == pytest.approx(top_m(dried.state)) and r.spring_back_pct == 0.0
+
+
+def test_capillary_pressure_scales_with_surface_tension():
+    assert capillary_pressure_pa(get_material("graphite")) > capillary_pressure_pa(MAT)  # water > NMP
