@@ -36,9 +36,10 @@ def elastic_plastic_normal(delta, delta_max, reff, ystar, p_y):
     delta_max (m) is the largest overlap of this contact so far (0 for a new contact); p_y (Pa) the
     limiting contact pressure, math.inf for a purely elastic Hertz contact.
     """
-    k_hertz = 4.0 / 3.0 * ystar * math.sqrt(reff)
     if p_y == math.inf:
-        return k_hertz * delta * math.sqrt(delta), max(delta, delta_max)
+        # written with sqrt(R* delta), which the damping and tangential laws share once inlined
+        return 4.0 / 3.0 * ystar * delta * math.sqrt(reff * delta), max(delta, delta_max)
+    k_hertz = 4.0 / 3.0 * ystar * math.sqrt(reff)
     delta_y = (0.5 * math.pi * p_y / ystar) ** 2 * reff
     f_y = k_hertz * delta_y * math.sqrt(delta_y)
     if delta >= delta_max:
@@ -81,18 +82,11 @@ def tangential_history(shear, n, vt, delta, reff, meff, gstar, beta, mu, fn, dt)
     sx = shear[0] + vt[0] * dt
     sy = shear[1] + vt[1] * dt
     sz = shear[2] + vt[2] * dt
-    # keep the spring in the current tangent plane (the contact rotates), with its length
-    s_old = sx * sx + sy * sy + sz * sz
+    # keep the spring in the current tangent plane (the contact rotates), as LAMMPS and LIGGGHTS do
     sn = sx * nx + sy * ny + sz * nz
     sx -= sn * nx
     sy -= sn * ny
     sz -= sn * nz
-    s_new = sx * sx + sy * sy + sz * sz
-    if s_new > 0.0:
-        scale = math.sqrt(s_old / s_new)
-        sx *= scale
-        sy *= scale
-        sz *= scale
     s_t = 8.0 * gstar * math.sqrt(reff * delta)
     k_t = s_t
     fs2 = k_t * k_t * (sx * sx + sy * sy + sz * sz)

@@ -142,8 +142,12 @@ class Simulation:
         self._grid = (self._lo, self._length, cell_grid(self._length, cutoff))
         self._env = (self.gravity, self.fluid_viscosity_pa_s)
         n = state.n
-        self._head = np.full(int(np.prod(self._grid[2])), -1, dtype=np.int64)
-        self._nxt = np.full(n, -1, dtype=np.int64)
+        self._cells = (
+            np.zeros(int(np.prod(self._grid[2])) + 2, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros((n, 4)),
+            np.zeros(n, dtype=np.int64),
+        )
         self._x_build = np.empty((n, 3))
         self._alloc_list(16)
         self._wall_hist = np.zeros((n, len(self.walls), HIST_SIZE))
@@ -247,7 +251,7 @@ class Simulation:
         return self._nbr, self._shift, self._nnb, self._hist
 
     def _scratch(self) -> tuple:
-        return self._old_nbr, self._old_nnb, self._old_hist, self._x_build, self._head, self._nxt
+        return (self._old_nbr, self._old_nnb, self._old_hist, self._x_build, *self._cells)
 
     def _particles(self) -> tuple:
         s = self.state

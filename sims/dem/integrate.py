@@ -46,12 +46,6 @@ TOO_FAST = 5
 CHUNKS = 64  # row chunks of a parallel loop: enough to balance 2-16 threads, few enough to be free
 
 
-@numba.njit(cache=True, inline="always")
-def _pair_constants(tables, ti, tj):
-    ystar, gstar, beta, mu, mu_r, coh, p_y = tables
-    return (ystar[ti, tj], gstar[ti, tj], beta[ti, tj], mu[ti, tj], mu_r[ti, tj], coh[ti, tj], p_y[ti, tj])
-
-
 @numba.njit(cache=True)
 def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
     """Add the contact forces (N) and torques (N m) of rows i0..i1-1 of the half list to f, t (N, 3)
@@ -59,6 +53,7 @@ def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
     x, v, w, _, _, r, m, _, _, typ = particles
     nbr, shift, nnb, hist = nlist
     max_overlap, _, fail, fail_value = checks
+    ystar_t, gstar_t, beta_t, mu_t, mur_t, coh_t, py_t = tables
     for i in range(i0, i1):
         fx = fy = fz = tx = ty = tz = 0.0
         for k in range(nnb[i]):
@@ -98,6 +93,8 @@ def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
             reff = r[i] * r[j] / rs
             meff = m[i] * m[j] / (m[i] + m[j])
             history = (hist[i, k, 0], hist[i, k, 1], hist[i, k, 2], hist[i, k, 3])
+            ti = typ[i]
+            tj = typ[j]
             fi, ti, t_tan, new_hist = contact_force(
                 delta,
                 (nx, ny, nz),
@@ -107,12 +104,19 @@ def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
                 reff,
                 meff,
                 history,
-                _pair_constants(tables, typ[i], typ[j]),
+                (
+                    ystar_t[ti, tj],
+                    gstar_t[ti, tj],
+                    beta_t[ti, tj],
+                    mu_t[ti, tj],
+                    mur_t[ti, tj],
+                    coh_t[ti, tj],
+                    py_t[ti, tj],
+                ),
                 dt,
                 2.0 * reff,
             )
-            for h in range(4):
-                hist[i, k, h] = new_hist[h]
+            hist[i, k, 0], hist[i, k, 1], hist[i, k, 2], hist[i, k, 3] = new_hist
             fx += fi[0]
             fy += fi[1]
             fz += fi[2]
@@ -155,6 +159,7 @@ def wall_rows(i0, i1, particles, walls, tables, lx, dt, checks, f, t, wforce):
     x, v, w, _, _, r, m, _, _, typ = particles
     kind, geom, wtype, whist, _ = walls
     max_overlap, _, fail, fail_value = checks
+    ystar_t, gstar_t, beta_t, mu_t, mur_t, coh_t, py_t = tables
     for q in range(kind.shape[0]):
         g = (geom[q, 0], geom[q, 1], geom[q, 2], geom[q, 3], geom[q, 4], geom[q, 5])
         w_wall_y = geom[q, 5] if kind[q] == ROLL else 0.0
@@ -177,6 +182,8 @@ def wall_rows(i0, i1, particles, walls, tables, lx, dt, checks, f, t, wforce):
                 v[i, 2] - s[2] - dist * (w[i, 0] * ny - w[i, 1] * nx),
             )
             history = (whist[i, q, 0], whist[i, q, 1], whist[i, q, 2], whist[i, q, 3])
+            ti = typ[i]
+            tq = wtype[q]
             fi, ti, _, new_hist = contact_force(
                 delta,
                 n,
@@ -186,16 +193,28 @@ def wall_rows(i0, i1, particles, walls, tables, lx, dt, checks, f, t, wforce):
                 r[i],
                 m[i],
                 history,
-                _pair_constants(tables, typ[i], wtype[q]),
+                (
+                    ystar_t[ti, tq],
+                    gstar_t[ti, tq],
+                    beta_t[ti, tq],
+                    mu_t[ti, tq],
+                    mur_t[ti, tq],
+                    coh_t[ti, tq],
+                    py_t[ti, tq],
+                ),
                 dt,
                 r[i],
             )
-            for h in range(4):
-                whist[i, q, h] = new_hist[h]
-            for d in range(3):
-                f[i, d] += fi[d]
-                t[i, d] += ti[d]
-                wforce[q, d] -= fi[d]
+            whist[i, q, 0], whist[i, q, 1], whist[i, q, 2], whist[i, q, 3] = new_hist
+            f[i, 0] += fi[0]
+            f[i, 1] += fi[1]
+            f[i, 2] += fi[2]
+            t[i, 0] += ti[0]
+            t[i, 1] += ti[1]
+            t[i, 2] += ti[2]
+            wforce[q, 0] -= fi[0]
+            wforce[q, 1] -= fi[1]
+            wforce[q, 2] -= fi[2]
 
 
 START = 0  # first half kick and drift (forces in f)

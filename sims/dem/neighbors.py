@@ -28,12 +28,16 @@ def cell_grid(box_length: np.ndarray, cutoff: float) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def bin_particles(x, lo, length, ncell, head, nxt):
-    """Wrap x, y into the box and chain the particles by cell (head (n_cells,), nxt (N,)).
+def bin_particles(x, r, lo, length, ncell, first, order, xr, cell_of):
+    """Wrap x, y into the box and sort the particles by cell (counting sort).
 
-    Returns -1, or the index of a particle outside the box in z (it cannot be binned).
+    first (n_cells + 2,), order (N,), xr (N, 4), cell_of (N,) int64: afterwards the particles
+    of cell c are order[first[c + 1]:first[c + 2]], xr holds their (x, y, z, r) in that order (so
+    that scanning a cell reads contiguous memory) and cell_of[i] is particle i's cell. Returns -1,
+    or the index of a particle outside the box in z (it cannot be binned).
     """
-    head[:] = -1
+    n_cells = first.shape[0] - 2
+    first[:] = 0
     cell_x = length[0] / ncell[0]
     cell_y = length[1] / ncell[1]
     cell_z = length[2] / ncell[2]
@@ -47,8 +51,20 @@ def bin_particles(x, lo, length, ncell, head, nxt):
         cy = min(int((x[i, 1] - lo[1]) / cell_y), ncell[1] - 1)
         cz = min(int(zr / cell_z), ncell[2] - 1)
         c = (cz * ncell[1] + cy) * ncell[0] + cx
-        nxt[i] = head[c]
-        head[c] = i
+        cell_of[i] = c
+        first[c + 1] += 1
+    for c in range(1, n_cells + 1):
+        first[c] += first[c - 1]  # first[c + 1]: end of cell c
+    for i in range(x.shape[0] - 1, -1, -1):
+        c = cell_of[i]
+        first[c + 1] -= 1  # ends as the start of cell c
+        p = first[c + 1]
+        order[p] = i
+        xr[p, 0] = x[i, 0]
+        xr[p, 1] = x[i, 1]
+        xr[p, 2] = x[i, 2]
+        xr[p, 3] = r[i]
+    first[n_cells + 1] = x.shape[0]
     return -1
 
 
@@ -83,10 +99,10 @@ def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
 @numba.njit(cache=True)
 def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
     """Fill rows i0..i1-1 of the list (up to the capacity: longer rows are counted, not stored) and
-    carry the histories over."""
-    lo, length, ncell = grid
+    carry the histories over; the particles must be binned (bin_particles)."""
+    _, length, ncell = grid
     nbr, shift, nnb, hist = nlist
-    old_nbr, old_nnb, old_hist, _, head, nxt = scratch
+    old_nbr, old_nnb, old_hist, _, first, order, xr, cell_of = scratch
     cap = nbr.shape[1]
     lx = length[0]
     ly = length[1]
@@ -96,9 +112,14 @@ def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
     ox0 = -1 if ncell[0] >= 3 else 0
     ox1 = 2 if ncell[0] >= 2 else 1
     for i in range(i0, i1):
-        cx = min(int((x[i, 0] - lo[0]) / (lx / ncell[0])), ncell[0] - 1)
-        cy = min(int((x[i, 1] - lo[1]) / (ly / ncell[1])), ncell[1] - 1)
-        cz = min(int((x[i, 2] - lo[2]) / (length[2] / ncell[2])), ncell[2] - 1)
+        c = cell_of[i]
+        cx = c % ncell[0]
+        cy = (c // ncell[0]) % ncell[1]
+        cz = c // (ncell[0] * ncell[1])
+        xi = x[i, 0]
+        yi = x[i, 1]
+        zi = x[i, 2]
+        ri = r[i] + skin
         count = 0
         for oz in range(-1, 2):
             czz = cz + oz
@@ -108,25 +129,26 @@ def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
                 cyy = (cy + oy) % ncell[1]
                 for ox in range(ox0, ox1):
                     cxx = (cx + ox) % ncell[0]
-                    j = head[(czz * ncell[1] + cyy) * ncell[0] + cxx]
-                    while j >= 0:
-                        if j != i and (j > i) == ((i + j) % 2 == 0):
-                            dx = x[j, 0] - x[i, 0]
-                            dy = x[j, 1] - x[i, 1]
-                            sx = -lx * math.floor(dx / lx + 0.5)
-                            sy = -ly * math.floor(dy / ly + 0.5)
-                            dx += sx
-                            dy += sy
-                            dz = x[j, 2] - x[i, 2]
-                            rc = r[i] + r[j] + skin
-                            if dx * dx + dy * dy + dz * dz < rc * rc:
-                                if count < cap:
-                                    nbr[i, count] = j
-                                    shift[i, count, 0] = sx
-                                    shift[i, count, 1] = sy
-                                    _carry_history(i, j, count, hist, old_nbr, old_nnb, old_hist)
-                                count += 1
-                        j = nxt[j]
+                    cc = (czz * ncell[1] + cyy) * ncell[0] + cxx
+                    for p in range(first[cc + 1], first[cc + 2]):
+                        j = order[p]
+                        if j == i or (j > i) != ((i + j) & 1 == 0):
+                            continue  # not i's half of the pair
+                        dx = xr[p, 0] - xi
+                        dy = xr[p, 1] - yi
+                        sx = -lx * math.floor(dx / lx + 0.5)
+                        sy = -ly * math.floor(dy / ly + 0.5)
+                        dx += sx
+                        dy += sy
+                        dz = xr[p, 2] - zi
+                        rc = ri + xr[p, 3]
+                        if dx * dx + dy * dy + dz * dz < rc * rc:
+                            if count < cap:
+                                nbr[i, count] = j
+                                shift[i, count, 0] = sx
+                                shift[i, count, 1] = sy
+                                _carry_history(i, j, count, hist, old_nbr, old_nnb, old_hist)
+                            count += 1
         nnb[i] = count
 
 
@@ -150,11 +172,11 @@ def rebuild(parallel, x, r, skin, grid, nlist, scratch):
     the box in z.
     """
     nbr, _, nnb, hist = nlist
-    old_nbr, old_nnb, old_hist, x_build, head, nxt = scratch
+    old_nbr, old_nnb, old_hist, x_build, first, order, xr, cell_of = scratch
     old_nbr[:] = nbr
     old_nnb[:] = nnb
     old_hist[:] = hist
-    i_out = bin_particles(x, grid[0], grid[1], grid[2], head, nxt)
+    i_out = bin_particles(x, r, grid[0], grid[1], grid[2], first, order, xr, cell_of)
     if i_out >= 0:
         return 2, i_out
     if parallel:
