@@ -9,11 +9,15 @@ Modules:
   (`from_materials`, `from_properties`), and the Hertz restitution-damping relation.
 - contact.py: contact laws as small numba functions (Hertz / Thornton elastic-plastic normal, damping,
   sjkr2 cohesion, tangential history with Coulomb limit, rolling resistance).
-- neighbors.py: cell binning and Verlet lists with a skin; contact histories follow their pair.
+- neighbors.py: cell binning (counting sort) and a balanced half Verlet list with a skin, rebuilt
+  when a particle moved more than skin/2; contact histories follow their pair.
 - walls.py: `PlaneWall` (current collector, moving plate) and `RollWall` (roll section).
-- integrate.py: velocity-Verlet stepping kernels, many steps per numba call (serial half list or
-  parallel full list).
-- engine.py: `Simulation`, the object that drives the kernels, and `FailureLimits`.
+- integrate.py: velocity-Verlet kernels for translation and rotation, many steps per numba call;
+  serial, or parallel with per-thread force buffers.
+- engine.py: `Simulation`, the object that drives the kernels, `FailureLimits` and `Contacts`.
+
+Compiled kernels are cached (numba cache=True); the first import on a fresh checkout compiles them
+(about a minute on a busy machine).
 """
 
 from sims.dem.engine import Contacts, FailureLimits, Simulation

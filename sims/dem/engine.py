@@ -4,15 +4,18 @@
     sim = Simulation(state, Box(lo, hi), params, walls=[PlaneWall(0.0), plate], dt=1e-10, threads=1)
     sim.run(10_000, callback_every=1_000, callback=lambda s: print(s.time, plate.mean_force[2]))
 
-SI units. Between `run` calls the protocols may move walls (position, velocity) and edit the state
-in place; after editing positions, radii or types outside `run`, call `refresh()` (rebuilds the
-neighbour list keeping contact histories, recomputes forces). A run that reaches a broken state
-raises SimulationFailed with the reason, and the simulation refuses to run further.
+SI units. Between `run` calls the protocols may move walls (position, velocity), change dt,
+gravity, fluid_viscosity_pa_s or threads, and edit the state in place; after editing positions,
+radii, masses or types outside `run`, call `refresh()` (rebuilds the neighbour list keeping contact
+histories, recomputes forces). The set of walls is fixed at construction. A run that reaches a broken
+state raises SimulationFailed with the reason, and the simulation refuses to run further.
+
+Threads: `threads=1` runs serial kernels; more set numba's thread count (numba.set_num_threads)
+before each call. Unless NUMBA_THREADING_LAYER(_PRIORITY) is set, the workqueue layer is preferred.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,9 +31,7 @@ from sims.dem.state import Box, ParticleState
 from sims.dem.walls import Wall, pack_walls
 from sims.errors import PhysicalInputError, SimulationFailed
 
-log = logging.getLogger(__name__)
-
-# Each step opens three parallel regions. On a busy machine TBB (numba's first choice when present)
+# Each step opens two parallel regions. On a busy machine TBB (numba's first choice when present)
 # stalls for milliseconds per region and at exit, and OpenMP's spinning threads for about as long;
 # the workqueue does not. Only when the user has not chosen a layer.
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
@@ -75,6 +76,9 @@ class Simulation:
     default half the smallest radius. gravity: (3,) m/s2. fluid_viscosity_pa_s: Stokes drag of a
     fluid at rest (slurry solvent), 0 for none. threads: numba threads; 1 runs the serial kernels,
     more the parallel ones (each thread accumulates the pair forces of a block of rows).
+
+    Attributes: time (s) and step since construction, n_rebuilds (neighbour-list builds), walls,
+    state, params, limits; `rayleigh_time` (s).
     """
 
     def __init__(
@@ -140,7 +144,6 @@ class Simulation:
                 f"box x, y lengths {self._length[:2]} m must exceed 2 (2 r_max + skin) = {2 * cutoff:.3g} m"
             )
         self._grid = (self._lo, self._length, cell_grid(self._length, cutoff))
-        self._env = (self.gravity, self.fluid_viscosity_pa_s)
         n = state.n
         self._cells = (
             np.zeros(int(np.prod(self._grid[2])) + 2, dtype=np.int64),
@@ -271,6 +274,10 @@ class Simulation:
     def _walls(self) -> tuple:
         kind, geom, wtype = pack_walls(self.walls, self.params.n_types)
         return kind, geom, wtype, self._wall_hist, np.zeros((len(self.walls), 3))
+
+    @property
+    def _env(self) -> tuple:
+        return np.asarray(self.gravity, dtype=np.float64), float(self.fluid_viscosity_pa_s)
 
     def _buffers(self) -> tuple:
         n_buf = self._threads if self._threads > 1 else 0
