@@ -12,17 +12,19 @@ Inputs (INPUTS; defaults in DEFAULTS):
 - drying_rate: film shrinkage speed while drying, um/s (= solvent evaporation flux / solvent
   density), default 1.0.
 - compression_ratio: thickness reduction of the dried film by calendering (-), in [0, 1), default
-  0.3; 0 leaves the film uncalendered.
+  0.25; 0 leaves the film uncalendered.
 - calendering_speed_mm_s: plate speed of the press, mm/s, default 10. The contact laws are rate
   independent and the run is checked to be quasi-static, so it only sets the real duration.
 
 Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
 electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
 film's dried_thickness_um and dried_porosity; inertial_number (largest quasi-static check of both
-protocols, bound 1e-2); tortuosity_factor (pore phase, through the thickness, TauFactor's definition
-on a voxelization of the particles). Porosity and density come from the particle geometry: thickness
-is the top of the highest particle, solids are the particle volumes (conserved by the deformable
-contacts), and the CBD nanopores (47 %) count as pore volume.
+protocols; bounds 1e-2 drying, 2e-2 calendering); tortuosity_factor (pore phase, through the
+thickness, TauFactor's definition on a voxelization of the particles). Porosity and density come
+from the particle geometry: the thickness is the height of the plate resting on the film at a light
+touch after the release (the dried film's: the top of its highest particle), the solids are the
+particle volumes (conserved by the deformable contacts), and the CBD nanopores (47 %) count as pore
+volume.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ DEFAULTS: dict[str, float | None] = {
     "am_mass_fraction": None,  # the material's usual formulation
     "solid_content": 0.65,
     "drying_rate": 1.0,
-    "compression_ratio": 0.3,
+    "compression_ratio": 0.25,
     "calendering_speed_mm_s": 10.0,
 }
 OUTCOMES = (
@@ -130,10 +132,18 @@ def wet_thickness_m(
 
 
 def film_outcomes(
-    state: ParticleState, counts: ParticleCounts, material: ElectrodeMaterial, area_m2: float
+    state: ParticleState,
+    counts: ParticleCounts,
+    material: ElectrodeMaterial,
+    area_m2: float,
+    thickness_m: float | None = None,
 ) -> dict:
-    """Thickness (um), porosity, density (g/cm3) and mass loading (mg/cm2) of a film from its particles."""
-    thickness_m = float(np.max(state.position[:, 2] + state.radius))
+    """Thickness (um), porosity, density (g/cm3) and mass loading (mg/cm2) of a film of particles.
+
+    thickness_m defaults to the top of the highest particle.
+    """
+    if thickness_m is None:
+        thickness_m = float(np.max(state.position[:, 2] + state.radius))
     dense_um3 = counts.am_volume_um3 + counts.cbd_volume_um3 * (1.0 - material.cbd.nanoporosity)
     bulk_um3 = area_m2 * thickness_m * 1e18
     return {
@@ -207,7 +217,7 @@ def simulate_electrode(
     finally:
         if writer is not None:
             writer.close()
-    outcomes = film_outcomes(calendered.state, counts, mat, area)
+    outcomes = film_outcomes(calendered.state, counts, mat, area, calendered.thickness_m)
     dried_film = film_outcomes(dried.state, counts, mat, area)
     outcomes.update(
         spring_back_pct=calendered.spring_back_pct,

@@ -22,13 +22,15 @@ def electrode_contact_params(
     stiffness_scale: float | Sequence[float] = 1.0,
     plastic: bool = True,
     cohesion: bool = True,
+    cbd_friction: bool = True,
 ) -> ContactParams:
     """Contact tables for the five types above.
 
     stiffness_scale multiplies the Young moduli (one factor, or one per type): < 1 only for the
     low-stress drying stage, where overlaps stay << radii either way and a softer contact allows a
     longer time step.
-    plastic=False gives purely elastic Hertz contacts; cohesion=False switches sjkr2 off. Cohesion
+    plastic=False gives purely elastic Hertz contacts; cohesion=False switches sjkr2 off;
+    cbd_friction=False makes every CBD contact frictionless (see the calendering protocol). Cohesion
     mixes by the maximum, so CBD also sticks to AM and to the collector (binder adhesion), not to tools.
     """
     am, cbd = material.active, material.cbd
@@ -36,6 +38,8 @@ def electrode_contact_params(
     phases = (am, cbd, wall, tool, tool)
     friction = np.add.outer(*(2 * [np.array([p.friction for p in phases])])) / 2.0
     friction[FREE_SURFACE_TYPE, :] = friction[:, FREE_SURFACE_TYPE] = 0.0
+    if not cbd_friction:
+        friction[CBD_TYPE, :] = friction[:, CBD_TYPE] = 0.0
     k_coh = np.array([am.cohesion_energy_density_j_m3, cbd.cohesion_energy_density_j_m3, 0.0, 0.0, 0.0])
     coh = np.maximum.outer(k_coh, k_coh) if cohesion else np.zeros((5, 5))
     # calender tools are kept clean (nothing sticks to them); the free surface only confines

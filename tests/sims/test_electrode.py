@@ -11,7 +11,7 @@ from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import get_material
 from sims.protocols.calendering import CalenderingConfig
 
-SMALL = {"n_am": 60, "lateral_um": 22.0, "calendering_config": CalenderingConfig(load_steps=15000)}
+SMALL = {"n_am": 60, "lateral_um": 22.0, "calendering_config": CalenderingConfig(load_steps=20000)}
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_am_bed_outcomes_are_consistent(tmp_path):
     assert out["mass_loading_mg_cm2"] == pytest.approx(out["density_g_cm3"] * out["thickness_um"] * 0.1)
     assert out["density_g_cm3"] == pytest.approx((1 - out["porosity"]) * 4.75)
     assert out["porosity"] < out["dried_porosity"] and out["thickness_um"] < out["dried_thickness_um"]
-    assert out["spring_back_pct"] > 0 and out["max_pressure_mpa"] > 1.0 and out["inertial_number"] <= 1e-2
+    assert out["spring_back_pct"] > 0 and out["max_pressure_mpa"] > 1.0 and out["inertial_number"] <= 2e-2
     assert out["tortuosity_factor"] >= 1.0  # tau = eps / (D_eff / D) >= 1 for any pore network
     assert res.state.n == res.counts.n_am == 60
     frames = pq.read_table(path).to_pandas()
@@ -59,15 +59,20 @@ def test_am_bed_outcomes_are_consistent(tmp_path):
     np.testing.assert_allclose(last.z_um, res.state.position[:, 2] * 1e6, atol=0.5)
 
 
-def test_cbd_formulation_dries_into_the_published_porosity_range():
-    """96:2:2 NMC111: the dried film's porosity (CBD nanopores counted) is ~0.45-0.5 in the group's DEM."""
-    res = simulate_electrode({"compression_ratio": 0.0}, metrics=False, **SMALL)
-    assert 0.40 < res.outcomes["dried_porosity"] < 0.58
-    assert res.outcomes["spring_back_pct"] == 0.0
+def test_nmc_96_2_2_reaches_the_published_porosities():
+    """96:2:2 NMC111 (CBD nanopores counted as pores): dried ~0.45-0.5, calendered ~0.25-0.35."""
+    dried = simulate_electrode({"compression_ratio": 0.0}, metrics=False, **SMALL).outcomes
+    calendered = simulate_electrode({"compression_ratio": 0.25}, metrics=False, **SMALL).outcomes
+    assert 0.40 < dried["dried_porosity"] < 0.55 and dried["spring_back_pct"] == 0.0
+    assert calendered["dried_porosity"] == pytest.approx(dried["dried_porosity"])  # same seed, same film
+    assert 0.25 < calendered["porosity"] < 0.35
+    assert calendered["spring_back_pct"] > 0.0 and calendered["max_pressure_mpa"] > 10.0
 
 
 def test_broken_run_raises_with_reason_not_numbers():
-    """A CBD particle caught under a large AM particle on the foil gets crushed at deep compression:
-    the run stops with the reason instead of returning numbers."""
-    with pytest.raises(SimulationFailed, match="overlap|left the box"):
-        evaluate({"compression_ratio": 0.2}, "NMC111", metrics=False, **SMALL)
+    """A run that reaches a broken state (here: overlaps beyond a deliberately tight bound) stops
+    with the reason; the evaluator never returns numbers from it."""
+    broken = CalenderingConfig(load_steps=20000, max_overlap_fraction=0.01)
+    opts = {**SMALL, "calendering_config": broken}
+    with pytest.raises(SimulationFailed, match="overlap"):
+        evaluate({"compression_ratio": 0.2}, "NMC111", metrics=False, **opts)
