@@ -105,7 +105,8 @@ def _overlap_energy(
 def build_bed(n_particles: int = 3000, seed: int = 7, iterations: int = 1500) -> Bed:
     """The dense bed: random spheres in a cube at SOLID_FRACTION, overlap energy minimised (L-BFGS).
 
-    Above jamming the minimum keeps small overlaps (~0.5 % of R*) on an isostatic-like network.
+    Above jamming the minimum keeps small overlaps (~1 % of R* on average) on a contact network of
+    ~5.5 contacts per particle.
     Cached in the temporary directory under a key of the inputs (a few tens of seconds to build).
     """
     inputs = (n_particles, seed, iterations, RADII_UM, SOLID_FRACTION)
@@ -132,21 +133,10 @@ def build_bed(n_particles: int = 3000, seed: int = 7, iterations: int = 1500) ->
     )
     x = result.x.reshape(n_particles, 3) * unit
     x[:, :2] %= box[:2]
-    np.savez(cache, position=x, radius=radius, box=box)
+    partial = cache.with_suffix(f".{os.getpid()}.npz")
+    np.savez(partial, position=x, radius=radius, box=box)
+    os.replace(partial, cache)  # atomic: a concurrent run never reads half a file
     return Bed(x, radius, box)
-
-
-def pair_contacts(bed_position: np.ndarray, radius: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Touching pairs (M, 2) and their overlaps: returns overlaps (M,) m of the pairs with overlap > 0."""
-    x = bed_position.copy()
-    x[:, :2] %= box[:2]
-    x[:, 2] = np.clip(x[:, 2], 0.0, 2.9 * box[2])
-    tree = cKDTree(x, boxsize=[box[0], box[1], 3.0 * box[2]])
-    i, j = tree.query_pairs(2.0 * radius.max(), output_type="ndarray").T
-    d = x[j] - x[i]
-    d[:, :2] -= box[:2] * np.round(d[:, :2] / box[:2])
-    overlap = radius[i] + radius[j] - np.linalg.norm(d, axis=1)
-    return overlap[overlap > 0.0]
 
 
 # ----------------------------------------------------------------------------------------------- LIGGGHTS
@@ -353,7 +343,13 @@ def main(argv: list[str] | None = None) -> dict:
     for rep in range(args.repeats):
         # the mpirun -np 2 run is an extra figure: once is enough
         for p in (procs if rep == 0 else [1]) if with_liggghts else []:
-            samples.setdefault(("liggghts", p), []).append(run_liggghts(bed, args.steps, dt, p))
+            try:
+                samples.setdefault(("liggghts", p), []).append(run_liggghts(bed, args.steps, dt, p))
+            except RuntimeError as err:
+                if p == 1:
+                    raise
+                samples.pop(("liggghts", p), None)  # the mpirun figure is an extra: report and go on
+                print(f"mpirun -np {p} LIGGGHTS failed, skipped: {err}", file=sys.stderr)
         for t in threads:
             samples.setdefault(("batman", t), []).append(run_batman(bed, args.steps, dt, t))
     best = {key: _best(runs) for key, runs in samples.items()}
