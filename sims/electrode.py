@@ -19,8 +19,9 @@ Inputs (INPUTS; defaults in DEFAULTS):
 Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
 electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
 film's dried_thickness_um and dried_porosity; inertial_number (largest quasi-static check of both
-protocols; bounds 1e-2 drying, 2e-2 calendering); tortuosity_factor (pore phase, through the
-thickness, TauFactor's definition on a voxelization of the particles). Porosity and density come
+protocols; bounds 1e-2 drying, 2e-2 calendering); tortuosity_factor (electrolyte phase through the
+thickness, TauFactor's definition on a voxelization of the particles: pores conduct with D, CBD
+with its nanoporosity^1.5 D (Bruggeman)). Porosity and density come
 from the particle geometry: the thickness is the height of the plate resting on the film at a light
 touch after the release (the dried film's: the top of its highest particle), the solids are the
 particle volumes (conserved by the deformable contacts), and the CBD nanopores (47 %) count as pore
@@ -41,7 +42,7 @@ from sims.dem.state import Box, ParticleState
 from sims.errors import PhysicalInputError
 from sims.materials import ElectrodeMaterial, get_material
 from sims.metrics import VoxelImage, tortuosity, voxelize_spheres
-from sims.metrics.voxelize import AM, CBD
+from sims.metrics.voxelize import AM, CBD, PORE
 from sims.protocols.calendering import CalenderingConfig, CalenderingResult, calender
 from sims.protocols.contact_tables import AM_TYPE
 from sims.protocols.drying import DryingConfig, DryingResult, dry
@@ -229,7 +230,9 @@ def simulate_electrode(
     result = ElectrodeResult(mat, p, counts, box, dried, calendered, outcomes)
     if metrics:
         result.image = voxel_image(calendered.state, box, mat)
-        tau = tortuosity(result.image, "z")
+        # electrolyte fills the pores and the CBD nanopores (Bruggeman: D_CBD / D = eps_CBD^1.5)
+        d_cbd = mat.cbd.nanoporosity**1.5
+        tau = tortuosity(result.image, "z", phase_diffusivity={PORE: 1.0, CBD: d_cbd})
         if not tau.converged:
             log.warning("tortuosity solve: %s", tau.note)
         outcomes["tortuosity_factor"] = tau.tortuosity_factor

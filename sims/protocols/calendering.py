@@ -51,9 +51,9 @@ MAX_SOLID_FRACTION = 0.85
 class CalenderingConfig:
     """Numerical settings (defaults sized for the default RVE)."""
 
-    load_steps: int = 20_000
+    load_steps: int = 15_000
     hold_steps: int = 1_000
-    release_steps: int = 6_000
+    release_steps: int = 4_000
     touch_pressure_pa: float = 1e4
     block_steps: int = 200
     inertial_bound: float = 2e-2

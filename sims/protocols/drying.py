@@ -18,7 +18,7 @@ simulated time, so:
 - the surface descends `fast_factor` times faster while it carries less than `switch_fraction` of
   P_cap (it sweeps the suspension), then, as the film consolidates, at the speed for which the
   inertial number at the capillary pressure, I = (v / h) d sqrt(rho / P_cap), is `inertial_target`
-  (default 5e-3; checked against `inertial_bound`, 1e-2);
+  (default 8e-3; checked against `inertial_bound`, 1e-2);
 - gravity and viscosity are set so that the d50 AM particle settles `sedimentation_number` times
   faster than the surface descends, as it does in the real slurry (v_Stokes / drying rate), capped
   at `max_sedimentation_number` (beyond it the AM has settled before the surface arrives anyway),
@@ -54,7 +54,7 @@ DT_FRACTION = 0.2  # time step as a fraction of the smallest Rayleigh time
 class DryingConfig:
     """Numerical settings of the drying protocol (defaults sized for the default RVE)."""
 
-    inertial_target: float = 5e-3
+    inertial_target: float = 8e-3
     inertial_bound: float = 1e-2
     stiffness_scale_am: float = 1e-2
     stiffness_scale_cbd: float = 1e-1
