@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,11 +240,51 @@ def simulate_electrode(
 
 
 def evaluate(params: Mapping[str, float], material: str = "NMC111", **options: object) -> dict[str, float]:
-    """Outcomes (OUTCOMES) of one recipe; options as `simulate_electrode` ('calender' = calender_tool).
+    """Outcomes (OUTCOMES) of one recipe.
 
-    Raises PhysicalInputError for unknown or unphysical inputs, SimulationFailed (with the reason)
-    when the run breaks: the campaign records a failed trial, never numbers from a broken state.
+    options (strings from a command line are converted): n_am, lateral_um, seed, calender ("plate"),
+    timeseries_path, timeseries_every, threads, metrics ("true"/"false"); see `simulate_electrode`.
+    Raises PhysicalInputError for unknown or unphysical inputs or options, SimulationFailed (with the
+    reason) when the run breaks: the campaign records a failed trial, never numbers from a broken state.
     """
-    if "calender" in options:
-        options["calender_tool"] = options.pop("calender")
-    return dict(simulate_electrode(params, material, **options).outcomes)  # type: ignore[arg-type]
+    kwargs: dict[str, object] = {}
+    for name, value in options.items():
+        if name not in OPTIONS:
+            raise PhysicalInputError(f"unknown dem option {name!r}; known: {', '.join(OPTIONS)}")
+        key, convert = OPTIONS[name]
+        try:
+            kwargs[key] = convert(value)
+        except (TypeError, ValueError):
+            raise PhysicalInputError(f"dem option {name} = {value!r} is not a valid value") from None
+    return dict(simulate_electrode(params, material, **kwargs).outcomes)  # type: ignore[arg-type]
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(value)
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _to_int(value: object) -> int:
+    number = float(value)  # type: ignore[arg-type]
+    if number != int(number):
+        raise ValueError(value)
+    return int(number)
+
+
+# option name -> (simulate_electrode keyword, conversion)
+OPTIONS: dict[str, tuple[str, Callable[[object], object]]] = {
+    "n_am": ("n_am", _to_int),
+    "lateral_um": ("lateral_um", float),
+    "seed": ("seed", _to_int),
+    "calender": ("calender_tool", str),
+    "calender_tool": ("calender_tool", str),
+    "timeseries_path": ("timeseries_path", str),
+    "timeseries_every": ("timeseries_every", _to_int),
+    "threads": ("threads", _to_int),
+    "metrics": ("metrics", _to_bool),
+    "drying_config": ("drying_config", lambda v: v),
+    "calendering_config": ("calendering_config", lambda v: v),
+}

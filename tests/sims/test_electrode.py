@@ -88,3 +88,14 @@ def test_default_rve_nmc_96_2_2():
     assert 0.25 < out["porosity"] < 0.35
     assert out["spring_back_pct"] > 0.0 and out["inertial_number"] <= 2e-2
     assert out["tortuosity_factor"] > 1.0
+
+
+def test_options_from_a_command_line_are_checked():
+    with pytest.raises(PhysicalInputError, match="n_atoms"):
+        evaluate({}, "NMC111", n_atoms=3)
+    with pytest.raises(PhysicalInputError, match="metrics"):
+        evaluate({}, "NMC111", metrics="maybe")
+    with pytest.raises(PhysicalInputError, match="n_am"):
+        evaluate({}, "NMC111", n_am="1.5")
+    with pytest.raises(PhysicalInputError, match="calender"):
+        evaluate({}, "NMC111", calender="roll", n_am="20")
