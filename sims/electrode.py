@@ -12,7 +12,7 @@ Inputs (INPUTS; defaults in DEFAULTS):
 - drying_rate: film shrinkage speed while drying, um/s (= solvent evaporation flux / solvent
   density), default 1.0.
 - compression_ratio: thickness reduction of the dried film by calendering (-), in [0, 1), default
-  0.25; 0 leaves the film uncalendered.
+  0.2; 0 leaves the film uncalendered.
 - calendering_speed_mm_s: plate speed of the press, mm/s, default 10. The contact laws are rate
   independent and the run is checked to be quasi-static, so it only sets the real duration.
 
@@ -62,7 +62,7 @@ DEFAULTS: dict[str, float | None] = {
     "am_mass_fraction": None,  # the material's usual formulation
     "solid_content": 0.65,
     "drying_rate": 1.0,
-    "compression_ratio": 0.25,
+    "compression_ratio": 0.2,
     "calendering_speed_mm_s": 10.0,
 }
 OUTCOMES = (

@@ -80,7 +80,7 @@ def test_broken_run_raises_with_reason_not_numbers():
 
 @pytest.mark.slow
 def test_default_rve_nmc_96_2_2():
-    """The default RVE (300 AM, ~3,200 CBD particles) at the default recipe (96:2:2, 25 % compression)."""
+    """The default RVE (300 AM, ~3,200 CBD particles) at the default recipe (96:2:2, 20 % compression)."""
     res = simulate_electrode({}, threads=2)
     out = res.outcomes
     assert res.counts.n_am >= 150 and res.counts.n_cbd >= 3000
