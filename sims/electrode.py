@@ -183,7 +183,9 @@ def simulate_electrode(
 
     n_am: number of AM particles (the RVE size; CBD follows from the formulation); lateral_um: RVE
     side (default: as wide as the dried film is thick, at least three largest AM diameters);
-    calender_tool: "plate" (the roll is not available yet); timeseries_path: Parquet file of
+    calender_tool: "plate" only. (Over an RVE tens of um wide, a calender roll of 0.1-0.4 m is a
+    plane to within ~1 nm, its nip arc ~1-2 mm long; a roll-section protocol needs a box longer than
+    that arc and is not implemented.) timeseries_path: Parquet file of
     particle states every `timeseries_every` steps; threads: numba threads; metrics: also compute
     the tortuosity factor. SimulationFailed propagates when a run reaches a broken state.
     """
@@ -191,7 +193,8 @@ def simulate_electrode(
     p = resolve_params(params, mat)
     if calender_tool != "plate":
         raise PhysicalInputError(
-            f"calender must be 'plate' (the roll protocol is not available), got {calender_tool!r}"
+            f"calender must be 'plate', got {calender_tool!r} (no roll-section protocol: over the RVE a "
+            "real roll is a plane to within ~1 nm, so use 'plate')"
         )
     counts = particle_counts(mat, p["am_mass_fraction"], n_am)
     lateral_m = lateral_size_m(counts) if lateral_um is None else 1e-6 * float(lateral_um)

@@ -20,7 +20,8 @@ simulated time, so:
   inertial number at the capillary pressure, I = (v / h) d sqrt(rho / P_cap), is `inertial_target`
   (default 8e-3; checked against `inertial_bound`, 1e-2);
 - gravity and viscosity are set so that the d50 AM particle settles `sedimentation_number` times
-  faster than the surface descends, as it does in the real slurry (v_Stokes / drying rate), capped
+  faster than the surface descends, as it does in the real slurry (hindered Stokes settling in the
+  solvent, Richardson-Zaki (1 - phi)^4.65, over the drying rate), capped
   at `max_sedimentation_number` (beyond it the AM has settled before the surface arrives anyway),
   and its velocity relaxes in a tenth of the stage. The drying rate enters through that ratio.
 Buoyancy is applied to the AM (gravity scaled by (rho_AM - rho_solvent) / rho_AM); the engine has
@@ -156,7 +157,9 @@ def dry(
 
     # sedimentation: d50 AM settles sed_number times faster than the surface descends
     d50 = 1e-6 * material.active.mean_diameter_um
-    sed_real = stokes_settling_m_s(material, d50) / drying_rate
+    # hindered settling in the concentrated slurry (Richardson-Zaki, n = 4.65 at low Reynolds number)
+    solid_fraction_wet = min(sphere_volume_m3(state) / (area * wet_thickness_m), 0.6)
+    sed_real = stokes_settling_m_s(material, d50) * (1.0 - solid_fraction_wet) ** 4.65 / drying_rate
     sed_number = min(sed_real, cfg.max_sedimentation_number)
     m50 = 1000.0 * material.active.density_g_cm3 * math.pi / 6.0 * d50**3
     tau50 = 0.1 * n_planned * dt

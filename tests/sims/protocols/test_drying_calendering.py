@@ -79,3 +79,17 @@ def test_uncalendered_is_the_dried_film(dried):
 
 def test_capillary_pressure_scales_with_surface_tension():
     assert capillary_pressure_pa(get_material("graphite")) > capillary_pressure_pa(MAT)  # water > NMP
+
+
+def test_drying_rate_sets_the_sedimentation_number():
+    """d50 AM settles (hindered Stokes) faster than a 1 um/s film shrinks, slower than 40 um/s."""
+    counts = particle_counts(MAT, 1.0, 60)
+    state, box = pack_slurry(counts, LATERAL, 30e-6, seed=2)
+    slow = dry(state, box, MAT, 30e-6, drying_rate_um_s=1.0)
+    fast = dry(state, box, MAT, 30e-6, drying_rate_um_s=40.0)
+    d50 = MAT.active.mean_diameter_um * 1e-6
+    stokes = 2 / 9 * (4750 - 1028) * 9.81 * (d50 / 2) ** 2 / 1.67e-3  # m/s in pure NMP
+    phi = sphere_volume_m3(state) / (LATERAL**2 * 30e-6)
+    assert slow.sedimentation_number == 3.0  # capped: AM settles before the surface arrives
+    assert fast.sedimentation_number == pytest.approx(stokes * (1 - phi) ** 4.65 / 40e-6, rel=1e-3)
+    assert fast.real_duration_s < slow.real_duration_s / 30
