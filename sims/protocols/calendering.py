@@ -13,7 +13,9 @@ binder-rich CBD flows under the calendering load, whereas Coulomb friction traps
 sphere under an AM particle (on the foil or on another AM particle) until it is crushed through.
 
 Time scaling: the plate moves ~1e5 times faster than in a press, which is quasi-static as long as
-the inertial number I = (v / h) d sqrt(rho / P) stays small. It is checked against
+the inertial number I = (v / h) d sqrt(rho / P) stays small. The plate moves at the nominal speed
+(`load_steps` to the gap) but slows down (up to `max_slowdown` times) where I at the current
+pressure would exceed `inertial_target` (1e-2). It is checked against
 `inertial_bound` (2e-2; I < 1e-2 is the usual quasi-static range, 1e-3 the strict one) over the
 loading blocks that carry at least `pressure_floor_fraction` of the largest pressure (before that
 the plate only touches a few particles and P is no confining pressure). The material law is rate
@@ -35,7 +37,7 @@ from sims.dem.walls import PlaneWall
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial
 from sims.protocols.contact_tables import COLLECTOR_TYPE, TOOL_TYPE, electrode_contact_params
-from sims.protocols.film import inertial_number, sphere_volume_m3, top_m
+from sims.protocols.film import inertial_number, mean_diameter_and_density, sphere_volume_m3, top_m
 from sims.protocols.timeseries import FrameRecorder, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ class CalenderingConfig:
     release_steps: int = 4_000
     touch_pressure_pa: float = 1e4
     block_steps: int = 200
+    inertial_target: float = 1e-2
     inertial_bound: float = 2e-2
+    max_slowdown: float = 5.0
     pressure_floor_fraction: float = 0.1
     plastic: bool = True
     cohesion: bool = True
@@ -161,18 +165,36 @@ def calender(
     frames = FrameRecorder(writer, "calender_load", (box.length[0], box.length[1]))
     stage = 0
 
+    d_mean, rho = mean_diameter_and_density(state)
+    block_time = cfg.block_steps * dt
+
     def block(s: Simulation) -> bool:
         pressure = plate.mean_force[2] / area
-        i_num = inertial_number(speed / plate.z, pressure, s.state) if stage == 0 else 0.0
+        v = -plate.velocity[2]
+        i_num = inertial_number(v / plate.z, pressure, s.state) if stage == 0 else 0.0
         rec.append((1.0 - plate.z / h0, pressure, stage, i_num))
         log.debug(
             "calendering stage %d: plate %.4g m, pressure %.4g Pa, I %.3g", stage, plate.z, pressure, i_num
         )
         frames.maybe(s, plate.z, s.time * time_scale)
-        return target_pressure_pa is not None and stage == 0 and pressure >= target_pressure_pa
+        if stage != 0:
+            return False
+        if plate.z <= gap * (1.0 + 1e-9) or (
+            target_pressure_pa is not None and pressure >= target_pressure_pa
+        ):
+            return True
+        # loading speed: nominal, slowed where the inertial number at the current pressure would
+        # exceed its target (at most max_slowdown times), and landing exactly on the gap
+        v = speed
+        if pressure > 0.0:
+            v_quasi_static = cfg.inertial_target * plate.z / (d_mean * math.sqrt(rho / pressure))
+            v = min(speed, max(v_quasi_static, speed / cfg.max_slowdown))
+        v = min(v, (plate.z - gap) / block_time)
+        plate.velocity = (0.0, 0.0, -v)
+        return False
 
     frames.maybe(sim, plate.z, 0.0, force=True)
-    sim.run(n_load, callback_every=cfg.block_steps, callback=block)
+    sim.run(n_load * int(cfg.max_slowdown) + cfg.block_steps, callback_every=cfg.block_steps, callback=block)
     min_gap = plate.z
     plate.velocity = (0.0, 0.0, 0.0)
     stage = 1

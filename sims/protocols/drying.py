@@ -42,7 +42,7 @@ from sims.dem.walls import PlaneWall
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial
 from sims.protocols.contact_tables import COLLECTOR_TYPE, FREE_SURFACE_TYPE, electrode_contact_params
-from sims.protocols.film import inertial_number, sphere_volume_m3, top_m
+from sims.protocols.film import inertial_number, mean_diameter_and_density, sphere_volume_m3, top_m
 from sims.protocols.timeseries import FrameRecorder, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def dry(
             f"({h_jam * 1e6:.1f} um): solid_content too high"
         )
     # consolidation speed from the inertial-number target at the capillary pressure (at h_jam)
-    d_mean, rho = _mean_diameter_and_density(state)
+    d_mean, rho = mean_diameter_and_density(state)
     speed = cfg.inertial_target * h_jam / (d_mean * math.sqrt(rho / p_cap))
     n_planned = max(int(math.ceil((z0 - h_jam) / (cfg.fast_factor * speed * dt))), cfg.block_steps)
 
@@ -272,9 +272,3 @@ def dry(
         steps=wet_steps + relax.step,
         history=history,
     )
-
-
-def _mean_diameter_and_density(state: ParticleState) -> tuple[float, float]:
-    """Volume-weighted mean diameter (m) and mean particle density (kg/m3), as in the inertial number."""
-    vol = 4.0 / 3.0 * np.pi * state.radius**3
-    return float(np.sum(2.0 * state.radius * vol) / np.sum(vol)), float(np.sum(state.mass) / np.sum(vol))

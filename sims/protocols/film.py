@@ -20,6 +20,12 @@ def sphere_volume_m3(state: ParticleState) -> float:
     return float(np.sum(4.0 / 3.0 * np.pi * state.radius**3))
 
 
+def mean_diameter_and_density(state: ParticleState) -> tuple[float, float]:
+    """Volume-weighted mean diameter (m) and mean particle density (kg/m3), as simulated."""
+    vol = 4.0 / 3.0 * np.pi * state.radius**3
+    return float(np.sum(2.0 * state.radius * vol) / np.sum(vol)), float(np.sum(state.mass) / np.sum(vol))
+
+
 def inertial_number(strain_rate_s: float, pressure_pa: float, state: ParticleState) -> float:
     """Inertial number I = |strain rate| d sqrt(rho / P) of the bed (GDR MiDi 2004).
 
@@ -29,7 +35,5 @@ def inertial_number(strain_rate_s: float, pressure_pa: float, state: ParticleSta
     """
     if pressure_pa <= 0.0:
         return float("inf")
-    vol = 4.0 / 3.0 * np.pi * state.radius**3
-    d = float(np.sum(2.0 * state.radius * vol) / np.sum(vol))
-    rho = float(np.sum(state.mass) / np.sum(vol))
+    d, rho = mean_diameter_and_density(state)
     return abs(strain_rate_s) * d * float(np.sqrt(rho / pressure_pa))
