@@ -143,7 +143,7 @@ class Simulation:
             raise PhysicalInputError(
                 f"box x, y lengths {self._length[:2]} m must exceed 2 (2 r_max + skin) = {2 * cutoff:.3g} m"
             )
-        self._grid = (self._lo, self._length, cell_grid(self._length, cutoff))
+        self._grid = (self._lo, self._length, cell_grid(self._length, state.radius, self.skin))
         n = state.n
         self._cells = (
             np.zeros(int(np.prod(self._grid[2])) + 2, dtype=np.int64),

@@ -22,9 +22,30 @@ import numpy as np
 CHUNKS = 64  # row chunks of the parallel build: enough to balance 2-16 threads
 
 
-def cell_grid(box_length: np.ndarray, cutoff: float) -> np.ndarray:
-    """Number of cells (3,) int64 along x, y, z, each cell at least `cutoff` (m) wide."""
-    return np.maximum(np.floor(box_length / cutoff), 1).astype(np.int64)
+def cell_grid(box_length: np.ndarray, radius: np.ndarray, skin: float) -> np.ndarray:
+    """Number of cells (3,) int64 along x, y, z for spheres of these radii (m).
+
+    Particle i scans the cells within its reach r_i + r_max + skin; the cell size is picked among
+    fractions of the smallest, median and largest reach as the one that scans the fewest particles
+    and cells in all (small cells suit small particles, and the big ones scan more of them).
+    """
+    reach = radius + radius.max() + skin
+    density = len(radius) / np.prod(box_length)
+    best, best_cost = None, np.inf
+    for r_ref in np.unique(np.quantile(reach, [0.0, 0.5, 1.0])):
+        for fraction in (1.0, 1.0 / 2.0, 1.0 / 3.0):
+            ncell = np.maximum(np.floor(box_length / (r_ref * fraction)), 1).astype(np.int64)
+            if np.prod(ncell) > max(8 * len(radius), 1000):
+                continue  # too many (mostly empty) cells
+            side = box_length / ncell
+            stencil = np.minimum(2 * np.ceil(reach[:, None] / side) + 1, ncell)
+            cells = np.prod(stencil, axis=1)
+            cost = np.sum(density * cells * np.prod(side) + 0.5 * cells)
+            if cost < best_cost:
+                best, best_cost = ncell, cost
+    if best is None:
+        best = np.maximum(np.floor(box_length / reach.max()), 1).astype(np.int64)
+    return best
 
 
 @numba.njit(cache=True)
@@ -97,20 +118,20 @@ def _carry_history(i, j, k, hist, old_nbr, old_nnb, old_hist):
 
 
 @numba.njit(cache=True)
-def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
+def build_rows(i0, i1, x, r, skin, r_max, grid, nlist, scratch):
     """Fill rows i0..i1-1 of the list (up to the capacity: longer rows are counted, not stored) and
-    carry the histories over; the particles must be binned (bin_particles)."""
+    carry the histories over; the particles must be binned (bin_particles).
+
+    Particle i scans the cells within r_i + r_max + skin of its own (r_max: the largest radius), so
+    that with cells sized for the small particles, small ones scan few cells and big ones more.
+    """
     _, length, ncell = grid
     nbr, shift, nnb, hist = nlist
     old_nbr, old_nnb, old_hist, _, first, order, xr, cell_of = scratch
     cap = nbr.shape[1]
     lx = length[0]
     ly = length[1]
-    # with fewer than 3 cells along a periodic axis, offsets -1 and +1 name the same cell
-    oy0 = -1 if ncell[1] >= 3 else 0
-    oy1 = 2 if ncell[1] >= 2 else 1
-    ox0 = -1 if ncell[0] >= 3 else 0
-    ox1 = 2 if ncell[0] >= 2 else 1
+    cell = (lx / ncell[0], ly / ncell[1], length[2] / ncell[2])
     for i in range(i0, i1):
         c = cell_of[i]
         cx = c % ncell[0]
@@ -120,15 +141,19 @@ def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
         yi = x[i, 1]
         zi = x[i, 2]
         ri = r[i] + skin
+        reach = r[i] + r_max + skin
+        nx = int(math.ceil(reach / cell[0]))
+        ny = int(math.ceil(reach / cell[1]))
+        nz = int(math.ceil(reach / cell[2]))
+        # along x and y (periodic) a stencil as wide as the box visits every cell once
+        x0, x1 = (0, ncell[0]) if 2 * nx + 1 >= ncell[0] else (cx - nx, cx + nx + 1)
+        y0, y1 = (0, ncell[1]) if 2 * ny + 1 >= ncell[1] else (cy - ny, cy + ny + 1)
         count = 0
-        for oz in range(-1, 2):
-            czz = cz + oz
-            if czz < 0 or czz >= ncell[2]:
-                continue
-            for oy in range(oy0, oy1):
-                cyy = (cy + oy) % ncell[1]
-                for ox in range(ox0, ox1):
-                    cxx = (cx + ox) % ncell[0]
+        for czz in range(max(cz - nz, 0), min(cz + nz + 1, ncell[2])):
+            for oy in range(y0, y1):
+                cyy = oy % ncell[1]
+                for ox in range(x0, x1):
+                    cxx = ox % ncell[0]
                     cc = (czz * ncell[1] + cyy) * ncell[0] + cxx
                     for p in range(first[cc + 1], first[cc + 2]):
                         j = order[p]
@@ -153,12 +178,12 @@ def build_rows(i0, i1, x, r, skin, grid, nlist, scratch):
 
 
 @numba.njit(cache=True, parallel=True)
-def build_parallel(x, r, skin, grid, nlist, scratch):
+def build_parallel(x, r, skin, r_max, grid, nlist, scratch):
     """build_rows over all particles, chunks of rows in parallel."""
     n = x.shape[0]
     c = max(1, min(n, CHUNKS))
     for b in numba.prange(c):
-        build_rows(b * n // c, (b + 1) * n // c, x, r, skin, grid, nlist, scratch)
+        build_rows(b * n // c, (b + 1) * n // c, x, r, skin, r_max, grid, nlist, scratch)
 
 
 @numba.njit(cache=True)
@@ -179,10 +204,11 @@ def rebuild(parallel, x, r, skin, grid, nlist, scratch):
     i_out = bin_particles(x, r, grid[0], grid[1], grid[2], first, order, xr, cell_of)
     if i_out >= 0:
         return 2, i_out
+    r_max = r.max() if r.shape[0] else 0.0
     if parallel:
-        build_parallel(x, r, skin, grid, nlist, scratch)
+        build_parallel(x, r, skin, r_max, grid, nlist, scratch)
     else:
-        build_rows(0, x.shape[0], x, r, skin, grid, nlist, scratch)
+        build_rows(0, x.shape[0], x, r, skin, r_max, grid, nlist, scratch)
     longest = nnb.max() if nnb.shape[0] else 0
     if longest > nbr.shape[1]:
         nbr[:] = old_nbr
