@@ -19,9 +19,11 @@ Inputs (INPUTS; defaults in DEFAULTS):
 Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
 electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
 film's dried_thickness_um and dried_porosity; inertial_number (largest quasi-static check of both
-protocols; bounds 1e-2 drying, 2e-2 calendering); tortuosity_factor (electrolyte phase through the
-thickness, TauFactor's definition on a voxelization of the particles: pores conduct with D, CBD
-with its nanoporosity^1.5 D (Bruggeman)). Porosity and density come
+protocols; bounds 1e-2 drying, 2e-2 calendering); METRIC_OUTCOMES of the voxelized electrode
+(`structure_metrics`): tortuosity_factor (electrolyte phase through the thickness, TauFactor's
+definition: pores conduct with D, CBD with its nanoporosity^1.5 D, Bruggeman) and along x and y,
+effective diffusivities (D_eff / D), geometric tortuosity through the thickness, specific AM
+surface, AM-CBD contact and AM-pore surfaces per electrode volume (1/um). Porosity and density come
 from the particle geometry: the thickness is the height of the plate resting on the film at a light
 touch after the release (the dried film's: the top of its highest particle), the solids are the
 particle volumes (conserved by the deformable contacts), and the CBD nanopores (47 %) count as pore
@@ -41,7 +43,8 @@ import numpy as np
 from sims.dem.state import Box, ParticleState
 from sims.errors import PhysicalInputError
 from sims.materials import ElectrodeMaterial, get_material
-from sims.metrics import VoxelImage, tortuosity, voxelize_spheres
+from sims.metrics import VoxelImage, measure, voxelize_spheres
+from sims.metrics.porosity import electrode_labels
 from sims.metrics.voxelize import AM, CBD, PORE
 from sims.protocols.calendering import CalenderingConfig, CalenderingResult, calender
 from sims.protocols.contact_tables import AM_TYPE
@@ -65,6 +68,18 @@ DEFAULTS: dict[str, float | None] = {
     "compression_ratio": 0.2,
     "calendering_speed_mm_s": 10.0,
 }
+METRIC_OUTCOMES = (
+    "tortuosity_factor",
+    "tortuosity_factor_x",
+    "tortuosity_factor_y",
+    "effective_diffusivity_x",
+    "effective_diffusivity_y",
+    "effective_diffusivity_z",
+    "geometric_tortuosity_z",
+    "specific_surface_um_inv",
+    "am_cbd_contact_um_inv",
+    "am_pore_surface_um_inv",
+)
 OUTCOMES = (
     "thickness_um",
     "porosity",
@@ -75,8 +90,9 @@ OUTCOMES = (
     "dried_thickness_um",
     "dried_porosity",
     "inertial_number",
-    "tortuosity_factor",
+    *METRIC_OUTCOMES,
 )
+
 DEFAULT_N_AM = 300  # with 96:2:2 NMC111: ~3,200 CBD particles (the group's smaller electrode)
 VOXEL_SIZE_UM = 0.5  # below half the CBD diameter
 
@@ -233,13 +249,33 @@ def simulate_electrode(
     result = ElectrodeResult(mat, p, counts, box, dried, calendered, outcomes)
     if metrics:
         result.image = voxel_image(calendered.state, box, mat)
-        # electrolyte fills the pores and the CBD nanopores (Bruggeman: D_CBD / D = eps_CBD^1.5)
-        d_cbd = mat.cbd.nanoporosity**1.5
-        tau = tortuosity(result.image, "z", phase_diffusivity={PORE: 1.0, CBD: d_cbd})
-        if not tau.converged:
-            log.warning("tortuosity solve: %s", tau.note)
-        outcomes["tortuosity_factor"] = tau.tortuosity_factor
+        outcomes.update(structure_metrics(result.image, mat))
     return result
+
+
+def structure_metrics(image: VoxelImage, material: ElectrodeMaterial) -> dict[str, float]:
+    """Functional metrics of a voxelized electrode (METRIC_OUTCOMES): transport of the electrolyte
+    along x, y and z (pores conduct with D, CBD with its nanoporosity^1.5 D, Bruggeman), geometric
+    tortuosity through the thickness, interface areas. A non-percolating axis gives an infinite
+    tortuosity factor and zero diffusivity (logged), never NaN."""
+    d_cbd = material.cbd.nanoporosity**1.5
+    found = measure(image, axes="xyz", geometric_axes="z", phase_diffusivity={PORE: 1.0, CBD: d_cbd})
+    for note in found.notes:
+        log.warning("metrics: %s", note)
+    tau = found.tortuosity
+    volume_um3 = electrode_labels(image).size * image.voxel_size_um**3  # as measure(): cut above the film
+    return {
+        "tortuosity_factor": tau["z"].tortuosity_factor,
+        "tortuosity_factor_x": tau["x"].tortuosity_factor,
+        "tortuosity_factor_y": tau["y"].tortuosity_factor,
+        "effective_diffusivity_x": tau["x"].effective_diffusivity_ratio,
+        "effective_diffusivity_y": tau["y"].effective_diffusivity_ratio,
+        "effective_diffusivity_z": tau["z"].effective_diffusivity_ratio,
+        "geometric_tortuosity_z": found.geometric["z"].mean_tortuosity,
+        "specific_surface_um_inv": found.surfaces.specific_surface_area_per_um,
+        "am_cbd_contact_um_inv": found.surfaces.am_cbd_area_um2 / volume_um3,
+        "am_pore_surface_um_inv": found.surfaces.am_pore_area_um2 / volume_um3,
+    }
 
 
 def evaluate(params: Mapping[str, float], material: str = "NMC111", **options: object) -> dict[str, float]:

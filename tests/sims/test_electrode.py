@@ -9,6 +9,7 @@ import pytest
 from sims.electrode import DEFAULTS, INPUTS, OUTCOMES, evaluate, resolve_params, simulate_electrode
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import get_material
+from sims.metrics import porosity
 from sims.protocols.calendering import CalenderingConfig
 
 SMALL = {"n_am": 60, "lateral_um": 22.0, "calendering_config": CalenderingConfig(load_steps=20000)}
@@ -51,6 +52,17 @@ def test_am_bed_outcomes_are_consistent(tmp_path):
     assert out["porosity"] < out["dried_porosity"] and out["thickness_um"] < out["dried_thickness_um"]
     assert out["spring_back_pct"] > 0 and out["max_pressure_mpa"] > 1.0 and out["inertial_number"] <= 2e-2
     assert out["tortuosity_factor"] >= 1.0  # D_eff <= volume-weighted mean D (Wiener bound), so tau >= 1
+    # TauFactor's definition on every axis: tau * D_eff / D = pore fraction of the voxel image, the
+    # same for x, y, z, and close to the geometric porosity (this 12 um film is 25 voxels thick)
+    pore_fraction = porosity(res.image).pore_fraction
+    for axis in "xyz":
+        tau = out["tortuosity_factor" if axis == "z" else f"tortuosity_factor_{axis}"]
+        assert tau * out[f"effective_diffusivity_{axis}"] == pytest.approx(pore_fraction, rel=1e-9)
+    assert pore_fraction == pytest.approx(out["porosity"], rel=0.1)
+    assert 1.0 <= out["geometric_tortuosity_z"] <= out["tortuosity_factor"]
+    # no CBD: all AM surface faces the pores
+    assert out["am_cbd_contact_um_inv"] == 0.0
+    assert out["specific_surface_um_inv"] == pytest.approx(out["am_pore_surface_um_inv"])
     assert res.state.n == res.counts.n_am == 60
     frames = pq.read_table(path).to_pandas()
     assert {"drying", "calender_load", "calender_release"} <= set(frames.stage)
