@@ -288,11 +288,10 @@ class Simulation:
 
     def _build_list(self) -> None:
         s = self.state
-        parallel = self._threads > 1
         numba.set_num_threads(self._threads)
         while True:
             status, info = rebuild(
-                parallel,
+                self._threads,
                 s.position,
                 s.radius,
                 self.skin,

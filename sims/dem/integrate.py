@@ -43,8 +43,6 @@ NOT_FINITE = 3
 OVERLAP = 4
 TOO_FAST = 5
 
-CHUNKS = 64  # row chunks of a parallel loop: enough to balance 2-16 threads, few enough to be free
-
 
 @numba.njit(cache=True)
 def pair_rows(i0, i1, particles, nlist, tables, dt, checks, f, t):
@@ -271,10 +269,12 @@ def advance_rows(i0, i1, mode, dt, particles, env, buffers, x_build, lim2, z_lo,
 
 
 @numba.njit(cache=True, parallel=True)
-def advance_parallel(mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_hi, checks):
-    """advance_rows over all particles, blocks of rows in parallel."""
+def advance_parallel(n_blocks, mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_hi, checks):
+    """advance_rows over all particles, n_blocks blocks of rows in parallel (one per thread: every
+    block call unpacks the array tuples, and the reference counts the threads then update
+    together cost microseconds per call)."""
     n = particles[0].shape[0]
-    c = max(1, min(n, CHUNKS))
+    c = max(1, min(n, n_blocks))
     n_far = 0
     for b in numba.prange(c):
         n_far += advance_rows(
@@ -284,13 +284,33 @@ def advance_parallel(mode, dt, particles, env, buffers, x_build, lim2, z_lo, z_h
 
 
 @numba.njit(cache=True)
-def block_forces(b, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
-    """Pair and wall forces of the b-th of T blocks of rows into buffers[.][b] and wall_buf[b]."""
+def balance_rows(nnb, bounds):
+    """Split the rows into len(bounds) - 1 blocks of about equal work (list entries + 1 per row):
+    block b is rows bounds[b]..bounds[b + 1] - 1. Rows differ in length (big particles have more
+    neighbours), so equal row counts would leave one thread waiting for the other."""
+    n = nnb.shape[0]
+    n_blocks = bounds.shape[0] - 1
+    total = 0
+    for i in range(n):
+        total += nnb[i] + 1
+    bounds[0] = 0
+    b = 1
+    acc = 0
+    for i in range(n):
+        acc += nnb[i] + 1
+        while b < n_blocks and acc * n_blocks >= b * total:
+            bounds[b] = i + 1
+            b += 1
+    for k in range(b, n_blocks + 1):
+        bounds[k] = n
+
+
+@numba.njit(cache=True)
+def block_forces(b, bounds, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
+    """Pair and wall forces of rows bounds[b]..bounds[b + 1] - 1 into buffers[.][b], wall_buf[b]."""
     f_buf, t_buf = buffers
-    n = particles[0].shape[0]
-    n_buf = f_buf.shape[0]
-    i0 = b * n // n_buf
-    i1 = (b + 1) * n // n_buf
+    i0 = bounds[b]
+    i1 = bounds[b + 1]
     fb = f_buf[b]
     tb = t_buf[b]
     wb = wall_buf[b]
@@ -302,11 +322,11 @@ def block_forces(b, particles, nlist, tables, walls, lx, dt, checks, buffers, wa
 
 
 @numba.njit(cache=True, parallel=True)
-def forces_parallel(particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
-    """Pair and wall forces, one block of rows per thread, each into its own buffer; wall_buf
-    (T, W, 3) gets each block's forces on the walls."""
+def forces_parallel(bounds, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf):
+    """Pair and wall forces, one block of rows per thread (see balance_rows), each into its own
+    buffer; wall_buf (T, W, 3) gets each block's forces on the walls."""
     for b in numba.prange(buffers[0].shape[0]):
-        block_forces(b, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf)
+        block_forces(b, bounds, particles, nlist, tables, walls, lx, dt, checks, buffers, wall_buf)
 
 
 @numba.njit(cache=True)
@@ -363,6 +383,10 @@ def run_steps(
     z_hi = lo[2] + length[2]
     no_buffers = (buffers[0][:0], buffers[1][:0])
     wall_buf = np.zeros((buffers[0].shape[0], wall_force.shape[0], 3))
+    n_blocks = buffers[0].shape[0]  # threads (0: serial)
+    bounds = np.zeros(n_blocks + 1, dtype=np.int64)
+    if parallel:
+        balance_rows(nlist[2], bounds)
     for s in range(n_steps):
         need_build = True
         if not (resume and s == 0):
@@ -371,7 +395,7 @@ def run_steps(
             if parallel:
                 sum_bufs = buffers if s > 0 else no_buffers
                 n_far = advance_parallel(
-                    mode, dt, particles, env, sum_bufs, scratch[3], lim2, z_lo, z_hi, checks
+                    n_blocks, mode, dt, particles, env, sum_bufs, scratch[3], lim2, z_lo, z_hi, checks
                 )
             else:
                 n_far = advance_rows(
@@ -382,7 +406,7 @@ def run_steps(
                 return fail[0], s
             need_build = n_far > 0
         if need_build:
-            status, info = rebuild(parallel, particles[0], particles[5], skin, grid, nlist, scratch)
+            status, info = rebuild(n_blocks, particles[0], particles[5], skin, grid, nlist, scratch)
             if status == 1:
                 fail_value[0] = info
                 return OVERFLOW, s
@@ -391,8 +415,10 @@ def run_steps(
                 fail[1] = info
                 return ESCAPED, s
             counters[0] += 1
+            if parallel:
+                balance_rows(nlist[2], bounds)
         if parallel:
-            forces_parallel(particles, nlist, tables, walls, length[0], dt, checks, buffers, wall_buf)
+            forces_parallel(bounds, particles, nlist, tables, walls, length[0], dt, checks, buffers, wall_buf)
             wall_force[:] = 0.0
             for b in range(wall_buf.shape[0]):
                 wall_force += wall_buf[b]
@@ -402,7 +428,7 @@ def run_steps(
         if fail[0] != OK:
             return fail[0], s + 1
     if parallel:
-        advance_parallel(FINISH, dt, particles, env, buffers, scratch[3], lim2, z_lo, z_hi, checks)
+        advance_parallel(n_blocks, FINISH, dt, particles, env, buffers, scratch[3], lim2, z_lo, z_hi, checks)
     else:
         advance_rows(0, n, FINISH, dt, particles, env, no_buffers, scratch[3], lim2, z_lo, z_hi, checks)
     if fail[0] != OK:

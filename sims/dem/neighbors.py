@@ -19,8 +19,6 @@ import math
 import numba
 import numpy as np
 
-CHUNKS = 64  # row chunks of the parallel build: enough to balance 2-16 threads
-
 
 def cell_grid(box_length: np.ndarray, radius: np.ndarray, skin: float) -> np.ndarray:
     """Number of cells (3,) int64 along x, y, z for spheres of these radii (m).
@@ -178,20 +176,21 @@ def build_rows(i0, i1, x, r, skin, r_max, grid, nlist, scratch):
 
 
 @numba.njit(cache=True, parallel=True)
-def build_parallel(x, r, skin, r_max, grid, nlist, scratch):
-    """build_rows over all particles, chunks of rows in parallel."""
+def build_parallel(n_blocks, x, r, skin, r_max, grid, nlist, scratch):
+    """build_rows over all particles, n_blocks blocks of rows in parallel (one per thread)."""
     n = x.shape[0]
-    c = max(1, min(n, CHUNKS))
+    c = max(1, min(n, n_blocks))
     for b in numba.prange(c):
         build_rows(b * n // c, (b + 1) * n // c, x, r, skin, r_max, grid, nlist, scratch)
 
 
 @numba.njit(cache=True)
-def rebuild(parallel, x, r, skin, grid, nlist, scratch):
+def rebuild(n_blocks, x, r, skin, grid, nlist, scratch):
     """Bin, build the list carrying histories over, and remember the positions in x_build.
 
-    grid = (lo (3,), length (3,), ncell (3,)); nlist = (nbr, shift, nnb, hist); scratch =
-    (old_nbr, old_nnb, old_hist, x_build, head, nxt). Returns (status, index): (0, -1) done;
+    n_blocks: threads building rows in parallel (0 or 1: serial). grid = (lo (3,), length (3,),
+    ncell (3,)); nlist = (nbr, shift, nnb, hist); scratch = (old_nbr, old_nnb, old_hist, x_build,
+    first, order, xr, cell_of), the last four as in bin_particles. Returns (status, index): (0, -1) done;
     (1, longest row) a row outgrew the capacity: nbr, nnb and hist are as before (for carrying the
     histories over), the rest is stale, rebuild with a larger capacity; (2, i) particle i is outside
     the box in z.
@@ -205,8 +204,8 @@ def rebuild(parallel, x, r, skin, grid, nlist, scratch):
     if i_out >= 0:
         return 2, i_out
     r_max = r.max() if r.shape[0] else 0.0
-    if parallel:
-        build_parallel(x, r, skin, r_max, grid, nlist, scratch)
+    if n_blocks > 1:
+        build_parallel(n_blocks, x, r, skin, r_max, grid, nlist, scratch)
     else:
         build_rows(0, x.shape[0], x, r, skin, r_max, grid, nlist, scratch)
     longest = nnb.max() if nnb.shape[0] else 0
