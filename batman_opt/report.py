@@ -8,6 +8,7 @@ distance, then by the first other objective.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,9 @@ class Recipe:
         return {
             "trial": self.trial,
             "parameters": self.parameters,
-            "outcomes": self.outcomes,
+            "outcomes": {
+                k: v if math.isfinite(v) else None for k, v in self.outcomes.items()
+            },  # JSON has no inf
             "meets_targets": self.meets_targets,
             "target_distance": self.target_distance,
             "target_deviations": self.deviations,

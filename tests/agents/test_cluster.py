@@ -113,3 +113,18 @@ def test_an_unreachable_cluster_is_one_clear_line(tmp_path):
     )
     assert result.returncode == 4, result.stdout + result.stderr
     assert "cannot join the Ray cluster" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_dem_campaign_runs_on_ray_agents(tmp_path):
+    run_dir = tmp_path / "dem"
+    result = batman(
+        "run", "campaigns/dem_calendering.yaml", "--run-dir", str(run_dir), "--max-trials", "2", "--quiet"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(batman("status", str(run_dir), "--json").stdout)
+    assert status["completed"] == 2, status
+    recipes = json.loads(batman("report", str(run_dir), "--json").stdout)["recipes"]
+    assert all(
+        0.0 < r["outcomes"]["porosity"] < 1.0 and r["outcomes"]["tortuosity_factor"] >= 1.0 for r in recipes
+    )

@@ -44,7 +44,7 @@ def test_a_valid_campaign_loads_into_typed_models(tmp_path):
     assert campaign.evaluator.agents == 2 and campaign.budget.max_trials == 20
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "multiobjective.yaml"])
+@pytest.mark.parametrize("name", ["quickstart.yaml", "multiobjective.yaml", "dem_calendering.yaml"])
 def test_shipped_campaigns_validate(name):
     load_campaign(ROOT / "campaigns" / name)
 
