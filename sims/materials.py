@@ -44,7 +44,7 @@ class SolidPhase:
     @property
     def mean_diameter_um(self) -> float:
         """Volume-weighted mean particle diameter (um)."""
-        return sum(d * f for d, f in zip(self.diameters_um, self.volume_fractions))
+        return sum(d * f for d, f in zip(self.diameters_um, self.volume_fractions, strict=True))
 
 
 @dataclass(frozen=True)
