@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.batman-installed
 PYTEST_ARGS ?=
 
-.PHONY: install quickstart test test-all
+.PHONY: install quickstart test test-fast
 
 install: $(STAMP)
 
@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/batman run campaigns/quickstart.yaml --run-dir runs/quickstart
 
+# everything but the speed benchmarks: the fast suite and the slow end-to-end tests (~5 min)
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
-
-test-all: $(STAMP)
 	$(PY) -m pytest -q -m "not benchmark" $(PYTEST_ARGS)
+
+# the fast suite only (plain `pytest` does the same): about a minute once numba has cached its kernels
+test-fast: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
