@@ -13,8 +13,9 @@ Inputs (INPUTS; defaults in DEFAULTS):
   density), default 1.0.
 - compression_ratio: thickness reduction of the dried film by calendering (-), in [0, 1), default
   0.2; 0 leaves the film uncalendered.
-- calendering_speed_mm_s: plate speed of the press, mm/s, default 10. The contact laws are rate
-  independent and the run is checked to be quasi-static, so it only sets the real duration.
+- calendering_speed_mm_s: plate speed (line speed of a roll) of the press, mm/s, default 10. The
+  contact laws are rate independent and the run is checked to be quasi-static, so it only sets the
+  real duration.
 
 Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
 electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
@@ -56,6 +57,7 @@ from sims.protocols.packing import (
     pack_slurry,
     particle_counts,
 )
+from sims.protocols.roll import DEFAULT_ROLL_RADIUS_M, roll_calender
 from sims.protocols.timeseries import TimeSeriesWriter
 
 log = logging.getLogger(__name__)
@@ -188,6 +190,7 @@ def simulate_electrode(
     lateral_um: float | None = None,
     seed: int = 0,
     calender_tool: str = "plate",
+    roll_radius_um: float = DEFAULT_ROLL_RADIUS_M * 1e6,
     timeseries_path: str | Path | None = None,
     timeseries_every: int = 1000,
     threads: int = 1,
@@ -199,19 +202,16 @@ def simulate_electrode(
 
     n_am: number of AM particles (the RVE size; CBD follows from the formulation); lateral_um: RVE
     side (default: as wide as the dried film is thick, at least three largest AM diameters);
-    calender_tool: "plate" only. (Over an RVE tens of um wide, a calender roll of 0.1-0.4 m is a
-    plane to within ~1 nm, its nip arc ~1-2 mm long; a roll-section protocol needs a box longer than
-    that arc and is not implemented.) timeseries_path: Parquet file of
+    calender_tool: "plate" (sims.protocols.calendering) or "roll" (sims.protocols.roll: a scaled
+    roll of `roll_radius_um` passes over the RVE tiled along x; the calendered state, box and voxel
+    image are then the tiled ones). timeseries_path: Parquet file of
     particle states every `timeseries_every` steps; threads: numba threads; metrics: also compute
     the tortuosity factor. SimulationFailed propagates when a run reaches a broken state.
     """
     mat = get_material(material)
     p = resolve_params(params, mat)
-    if calender_tool != "plate":
-        raise PhysicalInputError(
-            f"calender must be 'plate', got {calender_tool!r} (no roll-section protocol: over the RVE a "
-            "real roll is a plane to within ~1 nm, so use 'plate')"
-        )
+    if calender_tool not in ("plate", "roll"):
+        raise PhysicalInputError(f"calender must be 'plate' or 'roll', got {calender_tool!r}")
     counts = particle_counts(mat, p["am_mass_fraction"], n_am)
     lateral_m = lateral_size_m(counts) if lateral_um is None else 1e-6 * float(lateral_um)
     if not (math.isfinite(lateral_m) and lateral_m > 0.0):
@@ -224,7 +224,8 @@ def simulate_electrode(
         dried = dry(
             state, box, mat, h_wet, p["drying_rate"], config=drying_config, threads=threads, writer=writer
         )
-        calendered = calender(
+        tool_options = {"roll_radius_m": 1e-6 * roll_radius_um} if calender_tool == "roll" else {}
+        calendered = (roll_calender if calender_tool == "roll" else calender)(
             dried.state,
             box,
             mat,
@@ -233,6 +234,7 @@ def simulate_electrode(
             config=calendering_config,
             threads=threads,
             writer=writer,
+            **tool_options,
         )
     finally:
         if writer is not None:
@@ -248,7 +250,7 @@ def simulate_electrode(
     )
     result = ElectrodeResult(mat, p, counts, box, dried, calendered, outcomes)
     if metrics:
-        result.image = voxel_image(calendered.state, box, mat)
+        result.image = voxel_image(calendered.state, calendered.box, mat)
         outcomes.update(structure_metrics(result.image, mat))
     return result
 
@@ -281,7 +283,8 @@ def structure_metrics(image: VoxelImage, material: ElectrodeMaterial) -> dict[st
 def evaluate(params: Mapping[str, float], material: str = "NMC111", **options: object) -> dict[str, float]:
     """Outcomes (OUTCOMES) of one recipe.
 
-    options (strings from a command line are converted): n_am, lateral_um, seed, calender ("plate"),
+    options (strings from a command line are converted): n_am, lateral_um, seed, calender ("plate" or
+    "roll"), roll_radius_um,
     timeseries_path, timeseries_every, threads, metrics ("true"/"false"); see `simulate_electrode`.
     Raises PhysicalInputError for unknown or unphysical inputs or options, SimulationFailed (with the
     reason) when the run breaks: the campaign records a failed trial, never numbers from a broken state.
@@ -320,6 +323,7 @@ OPTIONS: dict[str, tuple[str, Callable[[object], object]]] = {
     "seed": ("seed", _to_int),
     "calender": ("calender_tool", str),
     "calender_tool": ("calender_tool", str),
+    "roll_radius_um": ("roll_radius_um", float),
     "timeseries_path": ("timeseries_path", str),
     "timeseries_every": ("timeseries_every", _to_int),
     "threads": ("threads", _to_int),

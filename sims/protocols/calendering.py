@@ -99,6 +99,27 @@ class CalenderingResult:
     steps: int
 
 
+def calendering_gap(
+    state: ParticleState, box: Box, compression_ratio: float, speed_mm_s: float
+) -> tuple[float, float]:
+    """(dried thickness h0, gap (1 - compression_ratio) h0), m, after checking the inputs of a
+    calendering run (PhysicalInputError names a bad one, or a gap the solids cannot fit in)."""
+    if not (math.isfinite(compression_ratio) and 0.0 <= compression_ratio < 1.0):
+        raise PhysicalInputError(f"compression_ratio must lie in [0, 1), got {compression_ratio}")
+    if not (math.isfinite(speed_mm_s) and speed_mm_s > 0.0):
+        raise PhysicalInputError(f"calendering_speed_mm_s must be > 0, got {speed_mm_s}")
+    h0 = top_m(state)
+    gap = h0 * (1.0 - compression_ratio)
+    solid_height = sphere_volume_m3(state) / (box.length[0] * box.length[1])
+    if gap < solid_height / MAX_SOLID_FRACTION:
+        raise PhysicalInputError(
+            f"compression_ratio={compression_ratio} leaves a {gap * 1e6:.2f} um gap, less than the "
+            f"{solid_height / MAX_SOLID_FRACTION * 1e6:.2f} um the solids need "
+            f"(solid fraction {MAX_SOLID_FRACTION} at most)"
+        )
+    return h0, gap
+
+
 def calender(
     state: ParticleState,
     box: Box,
@@ -118,25 +139,13 @@ def calender(
     The state is not modified.
     """
     cfg = config or CalenderingConfig()
-    if not (math.isfinite(compression_ratio) and 0.0 <= compression_ratio < 1.0):
-        raise PhysicalInputError(f"compression_ratio must lie in [0, 1), got {compression_ratio}")
-    if not (math.isfinite(speed_mm_s) and speed_mm_s > 0.0):
-        raise PhysicalInputError(f"calendering_speed_mm_s must be > 0, got {speed_mm_s}")
     if target_pressure_pa is not None and not target_pressure_pa > 0.0:
         raise PhysicalInputError(f"target pressure must be > 0 Pa, got {target_pressure_pa}")
+    h0, gap = calendering_gap(state, box, compression_ratio, speed_mm_s)
     state = state.copy()
     state.velocity[:] = 0.0
     state.angular_velocity[:] = 0.0
     area = box.length[0] * box.length[1]
-    h0 = top_m(state)
-    gap = h0 * (1.0 - compression_ratio)
-    solid_height = sphere_volume_m3(state) / area
-    if gap < solid_height / MAX_SOLID_FRACTION:
-        raise PhysicalInputError(
-            f"compression_ratio={compression_ratio} leaves a {gap * 1e6:.2f} um gap, less than the "
-            f"{solid_height / MAX_SOLID_FRACTION * 1e6:.2f} um the solids need "
-            f"(solid fraction {MAX_SOLID_FRACTION} at most)"
-        )
     if compression_ratio == 0.0:  # uncalendered: the dried film as it is
         empty = np.zeros(0)
         return CalenderingResult(
