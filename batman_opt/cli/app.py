@@ -15,6 +15,8 @@ from sims.errors import SimError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+if not console.is_terminal:  # logs and pipes: wide enough for a recipe table, not rich's 80 columns
+    console.width = 160
 err_console = Console(stderr=True)
 
 

@@ -91,14 +91,14 @@ def _print_recipes(campaign: Campaign, recipes: list[Recipe]) -> None:
     for name in params + outcomes:
         table.add_column(name, justify="right")
     if campaign.targets:
-        table.add_column("targets", justify="center")
+        table.add_column("targets (deviation/tol)", justify="center")
     for recipe in recipes:
         cells = [str(recipe.trial)]
         cells += [_fmt(recipe.parameters.get(n)) for n in params]
         cells += [_fmt(recipe.outcomes.get(n)) for n in outcomes]
         if campaign.targets:
             mark = "[green]met[/green]" if recipe.meets_targets else "[yellow]missed[/yellow]"
-            cells.append(f"{mark} ({recipe.target_distance:.2f} tol)")
+            cells.append(f"{mark} {recipe.target_distance:.2f}")
         table.add_row(*cells)
     console.print(table)
 
