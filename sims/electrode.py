@@ -18,7 +18,8 @@ Inputs (INPUTS; defaults in DEFAULTS):
   real duration.
 
 Outcomes (OUTCOMES): thickness_um, porosity, density_g_cm3, mass_loading_mg_cm2 of the calendered
-electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate); the dried
+electrode; spring_back_pct (100 (h_final - h_gap) / h_gap); max_pressure_mpa (plate, or the
+roll's mean nip pressure, see sims.protocols.roll); the dried
 film's dried_thickness_um and dried_porosity; inertial_number (largest quasi-static check of both
 protocols; bounds 1e-2 drying, 2e-2 calendering); METRIC_OUTCOMES of the voxelized electrode
 (`structure_metrics`): tortuosity_factor (electrolyte phase through the thickness, TauFactor's

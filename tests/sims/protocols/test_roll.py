@@ -16,7 +16,7 @@ MAT = get_material("NMC111")
 LATERAL = 22e-6
 RADIUS = 150e-6  # 7 RVE widths; entry arcs 20-30 um, so 2-3 tiles
 FAST = CalenderingConfig(load_steps=10000, release_steps=3000)
-RATIOS = (0.1, 0.2)
+RATIOS = (0.1, 0.15, 0.2)
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +65,42 @@ def test_roll_reaches_its_gap_and_pressure_rises_with_compression(dried, rolled)
         # mass conserved: every particle of every tile is still there, inside the film
         assert np.sum(r.state.mass) == pytest.approx(r.tiles * np.sum(dried.state.mass), rel=1e-12)
         assert np.all(r.state.position[:, 2] > 0.0)
-    assert rolled[0].max_pressure_pa < rolled[1].max_pressure_pa
-    assert rolled[0].contact_arc_m < rolled[1].contact_arc_m
+    assert rolled[0].max_pressure_pa < rolled[1].max_pressure_pa < rolled[2].max_pressure_pa
+    assert rolled[0].contact_arc_m < rolled[1].contact_arc_m < rolled[2].contact_arc_m
 
 
 def test_nip_pressure_is_force_over_arc(rolled):
-    r = rolled[1]
-    at_gap = (r.stage == 0) & (r.strain >= 0.2 - 1e-9)
+    r = rolled[-1]
+    at_gap = (r.stage == 0) & (r.strain >= RATIOS[-1] - 1e-9)
     force_n = r.line_load_n_m[at_gap] * r.box.length[1]
     assert np.allclose(r.pressure_pa[at_gap], force_n / (r.contact_arc_m * r.box.length[1]))
 
 
+def test_porosity_and_thickness_fall_with_compression(dried, rolled):
+    pores = [porosity(r) for r in rolled]
+    finals = [r.thickness_m for r in rolled]
+    assert pores[0] > pores[1] > pores[2]
+    assert finals[0] > finals[1] > finals[2]
+    assert finals[-1] < dried.thickness_m and pores[-1] < porosity(dried)
+
+
+def test_roll_and_plate_reach_the_same_nip_pressure(dried, rolled):
+    """At the same gap the nip's mean pressure is the plate's (measured within 3-7 %, bound 15 %)."""
+    for cr, r in zip(RATIOS, rolled, strict=True):
+        plate = calender(dried.state, dried.box, MAT, cr, config=FAST)
+        assert r.max_pressure_pa == pytest.approx(plate.max_pressure_pa, rel=0.15)
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="scaled-roll artifact (module doc): the bed is sheared and dilated, so the roll leaves it "
-    "thicker and more porous than the plate (measured: porosity 0.46-0.50 vs 0.33-0.40)",
+    reason="the scaled roll unloads the film to zero at the roll speed behind the nip (module doc): "
+    "measured spring-back 10-17 % vs 1-1.6 % for the plate, porosity 0.45 / 0.44 / 0.42 vs "
+    "0.40 / 0.37 / 0.33 at 0.1 / 0.15 / 0.2",
 )
 def test_roll_densifies_like_the_plate(dried, rolled):
-    plate = [calender(dried.state, dried.box, MAT, cr, config=FAST) for cr in RATIOS]
-    assert porosity(rolled[0]) > porosity(rolled[1])
-    for r, p in zip(rolled, plate, strict=True):
-        assert porosity(r) == pytest.approx(porosity(p), abs=0.03)
+    for cr, r in zip(RATIOS, rolled, strict=True):
+        plate = calender(dried.state, dried.box, MAT, cr, config=FAST)
+        assert porosity(r) == pytest.approx(porosity(plate), abs=0.03)
 
 
 def test_uncalendered_and_bad_radius(dried):
