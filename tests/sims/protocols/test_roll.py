@@ -93,7 +93,7 @@ def test_roll_and_plate_reach_the_same_nip_pressure(dried, rolled):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the scaled roll unloads the film to zero at the roll speed behind the nip (module doc): "
+    reason="the pass shears and dilates the 1-2-layer film behind the nip (module doc): "
     "measured spring-back 10-17 % vs 1-1.6 % for the plate, porosity 0.45 / 0.44 / 0.42 vs "
     "0.40 / 0.37 / 0.33 at 0.1 / 0.15 / 0.2",
 )
