@@ -110,4 +110,4 @@ def test_options_from_a_command_line_are_checked():
     with pytest.raises(PhysicalInputError, match="n_am"):
         evaluate({}, "NMC111", n_am="1.5")
     with pytest.raises(PhysicalInputError, match="calender"):
-        evaluate({}, "NMC111", calender="roll", n_am="20")
+        evaluate({}, "NMC111", calender="drum", n_am="20")
