@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/batman run campaigns/quickstart.yaml --run-dir runs/quickstart
 
-# everything but the speed benchmarks: the fast suite and the slow end-to-end tests (~5 min)
+# the fast suite and the slow end-to-end tests (~5 min); not the speed benchmarks nor the `long` runs
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not benchmark" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not benchmark and not long" $(PYTEST_ARGS)
 
 # the fast suite only (plain `pytest` does the same): about a minute once numba has cached its kernels
 test-fast: $(STAMP)

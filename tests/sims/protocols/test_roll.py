@@ -124,7 +124,7 @@ def test_the_dem_evaluator_rolls():
     assert run.outcomes["thickness_um"] == pytest.approx(run.calendered.thickness_m * 1e6)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # ~10 min on 2 cores: 4 tiles of the default RVE, 150k steps
 def test_default_rve_rolls():
     out = evaluate({}, "NMC111", calender="roll", metrics=False)
     assert out["spring_back_pct"] >= 0.0 and out["inertial_number"] <= 2e-2 and out["max_pressure_mpa"] > 1.0
