@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+import numba
 import numpy as np
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
@@ -378,6 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": threads[-1],
         "contacts_per_particle": top["contacts_per_particle"],
         "runs": runs,
+        "numba_threading_layer": numba.threading_layer() if threads[-1] > 1 else None,
         "particles": bed.n,
         "steps": args.steps,
         "dt_s": dt,

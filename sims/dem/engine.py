@@ -11,7 +11,7 @@ histories, recomputes forces). The set of walls is fixed at construction. A run 
 state raises SimulationFailed with the reason, and the simulation refuses to run further.
 
 Threads: `threads=1` runs serial kernels; more set numba's thread count (numba.set_num_threads)
-before each call. Unless NUMBA_THREADING_LAYER(_PRIORITY) is set, the workqueue layer is preferred.
+before each call. Unless NUMBA_THREADING_LAYER(_PRIORITY) is set, GNU OpenMP is preferred.
 """
 
 from __future__ import annotations
@@ -31,11 +31,14 @@ from sims.dem.state import Box, ParticleState
 from sims.dem.walls import Wall, pack_walls
 from sims.errors import PhysicalInputError, SimulationFailed
 
-# Each step opens two parallel regions. On a busy machine TBB (numba's first choice when present)
-# stalls for milliseconds per region and at exit, and OpenMP's spinning threads for about as long;
-# the workqueue does not. Only when the user has not chosen a layer.
+# Each step opens two parallel regions, so the layer's wake-up latency is what threads cost.
+# Measured on the 3,000-sphere bed of benchmarks/dem_throughput.py, 2 cores (p-steps/s, 1 thread
+# 8.3e6): idle machine, 2 threads: omp 1.15e7, tbb 7.9e6, workqueue 6.1e6; with one busy process
+# beside it: omp 2.2e6, tbb 2.5e6, workqueue 5.8e6. OpenMP's spinning threads win when the cores
+# are free (the case threads > 1 is for); on a shared machine keep threads=1. Only when the user
+# has not chosen a layer.
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-    numba.config.THREADING_LAYER_PRIORITY = ["workqueue", "omp", "tbb"]
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 
 @dataclass(frozen=True)
