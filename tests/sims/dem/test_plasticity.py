@@ -84,3 +84,30 @@ def test_plate_compression_of_a_particle_springs_back_partially():
     k_load = (force[n_load - 1] - force[n_load - 6]) / (z[n_load - 6] - z[n_load - 1])
     k_unload = (force[n_load] - force[n_load + 5]) / (z[n_load + 5] - z[n_load])
     assert k_unload > 1.5 * k_load
+
+
+def test_plate_compression_of_an_elastic_particle_recovers_fully():
+    """The same squeeze with the purely elastic (Hertz) law, no cohesion: no residual deformation,
+    the force vanishes where contact began and the particle recovers all of the squeeze."""
+    params = ContactParams.from_properties(2e9, 0.3, 0.3, 0.3, 975.0)
+    r = 5e-6
+    state = ParticleState.from_spheres([[10e-6, 10e-6, r]], [r], [0], params.density_kg_m3)
+    plate = PlaneWall(2 * r, -1, velocity=(0.0, 0.0, -5e-3))
+    box = Box((0.0, 0.0, -1e-6), (30e-6, 30e-6, 4 * r))
+    sim = Simulation(state, box, params, [PlaneWall(0.0, 1), plate], dt=2e-9)
+    sim.run(20_000)
+    z_max = plate.z
+    assert plate.mean_force[2] > 1e-5  # N: squeezed hard
+    plate.velocity = (0.0, 0.0, 5e-3)
+    z, force = [], []
+
+    def record(s):
+        z.append(plate.z)
+        force.append(plate.mean_force[2])
+
+    sim.run(25_000, callback_every=100, callback=record)  # and 50 nm past where contact began
+    released = np.array(force) < 1e-9
+    assert released.any()
+    z_release = np.array(z)[np.argmax(released)]
+    squeeze = 2 * r - z_max
+    assert abs(2 * r - z_release) < 0.02 * squeeze
