@@ -19,6 +19,7 @@ counts. speedup = taufactor_s / batman_s. On a shared machine both slow down wit
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -106,7 +107,7 @@ def main() -> None:
             )
     out = {
         "threads": 1,
-        "taufactor_version": getattr(taufactor, "__version__", "?"),
+        "taufactor_version": importlib.metadata.version("taufactor"),
         "load_average_1min": os.getloadavg()[0],
         "cases": cases,
     }
