@@ -44,7 +44,10 @@ def structures(n: int) -> dict[str, np.ndarray]:
     shape = (n, n, n)
     return {
         "blobs": blobs(shape, porosity=0.4, blob_size_voxels=2.0, seed=1),
-        "spheres": random_sphere_packing(shape, radius_voxels=8.0, solid_fraction=0.3, seed=2)[0],
+        # radius 8 voxels, smaller in cubes under 100 voxels, where 0.3 would not fit between the z faces
+        "spheres": random_sphere_packing(
+            shape, radius_voxels=8.0 * min(1.0, n / 100), solid_fraction=0.3, seed=2
+        )[0],
         "gdl": generate_gdl(
             GDLParams(fibre_radius_um=3.5, porosity=0.8, shape=shape, voxel_um=1.0, seed=3)
         ).labels,
