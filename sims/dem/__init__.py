@@ -4,7 +4,8 @@ Unit system: SI throughout (m, kg, s, N, J, Pa, rad/s); micrometre particles are
 
 Modules:
 - state.py: `ParticleState` (structure of arrays: positions, velocities, angular velocities, radii,
-  masses, moments of inertia, type ids, forces, torques) and `Box`.
+  masses, moments of inertia, type ids, forces, torques, and the `ContactHistory` of its last run)
+  and `Box`.
 - params.py: `ContactParams`, per-type-pair tables mixed from materials as LIGGGHTS does
   (`from_materials`, `from_properties`), and the Hertz restitution-damping relation.
 - contact.py: contact laws as small numba functions (Hertz / Thornton elastic-plastic normal, damping,
@@ -22,12 +23,13 @@ Compiled kernels are cached (numba cache=True); the first import on a fresh chec
 
 from sims.dem.engine import Contacts, FailureLimits, Simulation
 from sims.dem.params import ContactParams
-from sims.dem.state import Box, ParticleState
+from sims.dem.state import Box, ContactHistory, ParticleState
 from sims.dem.walls import PlaneWall, RollWall
 
 __all__ = [
     "Box",
     "ContactParams",
+    "ContactHistory",
     "Contacts",
     "FailureLimits",
     "ParticleState",

@@ -7,7 +7,9 @@
 SI units. Between `run` calls the protocols may move walls (position, velocity), change dt,
 gravity, fluid_viscosity_pa_s or threads, and edit the state in place; after editing positions,
 radii, masses or types outside `run`, call `refresh()` (rebuilds the neighbour list keeping contact
-histories, recomputes forces). The set of walls is fixed at construction. A run that reaches a broken
+histories, recomputes forces). The state carries the contact histories (`state.contacts`, shear
+springs and largest overlaps per pair and per wall), so a new Simulation on it resumes them, as a
+LIGGGHTS restart does. The set of walls is fixed at construction. A run that reaches a broken
 state raises SimulationFailed with the reason, and the simulation refuses to run further.
 
 Threads: `threads=1` runs serial kernels; more set numba's thread count (numba.set_num_threads)
@@ -27,8 +29,8 @@ from sims.dem import integrate
 from sims.dem.contact import HIST_SIZE
 from sims.dem.neighbors import cell_grid, rebuild
 from sims.dem.params import ContactParams
-from sims.dem.state import Box, ParticleState
-from sims.dem.walls import Wall, pack_walls
+from sims.dem.state import Box, ContactHistory, ParticleState
+from sims.dem.walls import Wall, pack_walls, same_surface
 from sims.errors import PhysicalInputError, SimulationFailed
 
 # Each step opens two parallel regions, so the layer's wake-up latency is what threads cost.
@@ -161,6 +163,8 @@ class Simulation:
         self._fail_value = np.zeros(1)
         self._counters = np.zeros(1, dtype=np.int64)
         self._threads = _checked_threads(threads)
+        if state.contacts is not None:
+            self._resume(state.contacts)
         self.refresh()
 
     # -- public --------------------------------------------------------------------------------
@@ -184,6 +188,7 @@ class Simulation:
         self._check_not_failed()
         self._build_list()
         self._compute_forces()
+        self._publish()
 
     def run(
         self,
@@ -207,6 +212,7 @@ class Simulation:
             k = min(block, n_steps - done)
             self._advance(k)
             done += k
+            self._publish()
             if callback is not None and callback(self):
                 break
 
@@ -234,6 +240,34 @@ class Simulation:
     def _check_not_failed(self) -> None:
         if self._failed is not None:
             raise SimulationFailed(f"the simulation failed earlier and cannot continue: {self._failed}")
+
+    def _resume(self, h: ContactHistory) -> None:
+        """Start from the histories of an earlier Simulation on these particles: its list becomes
+        the one the first build carries histories from; a wall takes the histories of the earlier
+        wall that was the same surface in the same place (e.g. the current collector)."""
+        self._alloc_list(max(h.partner.shape[1], 1))
+        c = h.partner.shape[1]
+        self._nbr[:, :c] = h.partner
+        self._shift[:, :c] = h.shift
+        self._nnb[:] = h.count
+        self._hist[:, :c] = h.pair
+        if h.wall is None:
+            return
+        kind, geom, wtype = pack_walls(self.walls, self.params.n_types)
+        for w in range(len(self.walls)):
+            for q in range(len(h.wall_kind)):
+                if wtype[w] == h.wall_type[q] and same_surface(
+                    kind[w], geom[w], h.wall_kind[q], h.wall_geometry[q]
+                ):
+                    self._wall_hist[:, w] = h.wall[:, q]
+                    break
+
+    def _publish(self) -> None:
+        """Keep the live histories with the state (no copy: `state.copy()` copies them)."""
+        kind, geom, wtype = pack_walls(self.walls, self.params.n_types)
+        self.state.contacts = ContactHistory(
+            self._nbr, self._shift, self._nnb, self._hist, kind, geom, wtype, self._wall_hist
+        )
 
     def _alloc_list(self, cap: int) -> None:
         n = self.state.n

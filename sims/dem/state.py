@@ -7,11 +7,66 @@ type ids) so that the numba kernels take them as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from sims.dem.walls import GEOM_SIZE
 from sims.errors import PhysicalInputError
+
+
+@dataclass
+class ContactHistory:
+    """The contact histories of a `Simulation`, kept with its state so that a new Simulation on the
+    same particles resumes them (as LIGGGHTS keeps them in its restart files).
+
+    Without them a restarted bed loses the tangential springs and the largest (plastic) overlaps of
+    its contacts: flattened contacts reload along the elastic curve from their residual overlap, and
+    a dried film at rest expands by ~10 % when restarted unconfined.
+
+    partner: (N, C) int64, partner j of entry k of row i of the engine's half list (the first
+    count[i] entries are used); shift: (N, C, 2) m, the x, y offset of that partner's periodic image;
+    count: (N,) int64; pair: (N, C, HIST_SIZE), shear (m, 3) and largest overlap (m) per entry;
+    wall_kind (W,), wall_geometry (W, GEOM_SIZE), wall_type (W,): the walls as the kernels saw
+    them after the last run; wall: (N, W, HIST_SIZE), the particles' histories against them.
+    """
+
+    partner: np.ndarray
+    shift: np.ndarray
+    count: np.ndarray
+    pair: np.ndarray
+    wall_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    wall_geometry: np.ndarray = field(default_factory=lambda: np.zeros((0, GEOM_SIZE)))
+    wall_type: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    wall: np.ndarray | None = None
+
+    def copy(self) -> ContactHistory:
+        """A deep copy."""
+        return ContactHistory(**{k: None if v is None else np.array(v) for k, v in self.__dict__.items()})
+
+    def tiled_x(self, tiles: int, lx: float) -> ContactHistory:
+        """The histories of `tiles` copies of the state side by side along x (box length lx, m,
+        before tiling; copy t holds particles t N .. (t + 1) N - 1, shifted by t lx)."""
+        n, cap = self.partner.shape
+        used = np.arange(cap)[None, :] < self.count[:, None]
+        image = np.rint(self.shift[:, :, 0] / lx).astype(np.int64)  # partner seen one box left/right
+        tile = np.repeat(np.arange(tiles), n)[:, None]
+        k = np.tile(image, (tiles, 1))
+        target = (tile + k) % tiles  # the copy holding the partner image of row i of copy `tile`
+        partner = np.where(np.tile(used, (tiles, 1)), np.tile(self.partner, (tiles, 1)) + target * n, -1)
+        shift = np.tile(self.shift, (tiles, 1, 1))
+        shift[:, :, 0] = (tile - target + k) * lx
+        wall = None if self.wall is None else np.concatenate([self.wall] * tiles)
+        return ContactHistory(
+            partner,
+            shift,
+            np.tile(self.count, tiles),
+            np.tile(self.pair, (tiles, 1, 1)),
+            self.wall_kind.copy(),
+            self.wall_geometry.copy(),
+            self.wall_type.copy(),
+            wall,
+        )
 
 
 @dataclass
@@ -21,7 +76,8 @@ class ParticleState:
     position: (N, 3) m, velocity: (N, 3) m/s, angular_velocity: (N, 3) rad/s,
     radius: (N,) m, mass: (N,) kg, inertia: (N,) kg m2 (moment of inertia of the sphere),
     type_id: (N,) int64, row/column of the per-type-pair tables of `ContactParams`,
-    force: (N, 3) N and torque: (N, 3) N m, the last computed ones (the engine fills them).
+    force: (N, 3) N and torque: (N, 3) N m, the last computed ones (the engine fills them);
+    contacts: the contact histories of the last Simulation that ran it (None for a new state).
 
     The engine wraps positions into the periodic box (x, y) when it rebuilds its neighbour list, so
     between rebuilds a position may lie up to skin/2 outside [lo, hi).
@@ -36,6 +92,7 @@ class ParticleState:
     type_id: np.ndarray
     force: np.ndarray
     torque: np.ndarray
+    contacts: ContactHistory | None = None
 
     def __post_init__(self) -> None:
         n = len(self.radius)
@@ -57,6 +114,10 @@ class ParticleState:
         for name in ("position", "velocity", "angular_velocity"):
             if not np.all(np.isfinite(getattr(self, name))):
                 raise PhysicalInputError(f"{name} must be finite")
+        if self.contacts is not None and self.contacts.count.shape != (n,):
+            raise PhysicalInputError(
+                f"contacts hold the histories of {len(self.contacts.count)} particles, the state has {n}"
+            )
 
     @classmethod
     def from_spheres(
@@ -107,8 +168,9 @@ class ParticleState:
         )
 
     def copy(self) -> ParticleState:
-        """A deep copy (arrays copied)."""
-        return ParticleState(**{k: np.array(v) for k, v in self.__dict__.items()})
+        """A deep copy (arrays and contact histories copied)."""
+        arrays = {k: np.array(v) for k, v in self.__dict__.items() if k != "contacts"}
+        return ParticleState(**arrays, contacts=None if self.contacts is None else self.contacts.copy())
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,15 @@ def pack_walls(walls: Sequence[Wall], n_types: int) -> tuple[np.ndarray, np.ndar
     return kind, geom, type_id
 
 
+def same_surface(kind_a: int, geom_a: np.ndarray, kind_b: int, geom_b: np.ndarray) -> bool:
+    """Whether two packed walls are the same surface in the same place (a plane's z and side, a
+    roll's axis and radius; velocities aside), to within 1 pm."""
+    if kind_a != kind_b:
+        return False
+    n = 2 if kind_a == PLANE else 3
+    return bool(np.allclose(geom_a[:n], geom_b[:n], rtol=0.0, atol=1e-12))
+
+
 def _check_finite(name: str, values: Sequence[float], size: int | None = None) -> None:
     arr = np.asarray(values, dtype=np.float64)
     if (size is not None and arr.shape != (size,)) or not np.all(np.isfinite(arr)):

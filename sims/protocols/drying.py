@@ -227,6 +227,9 @@ def dry(
     dried = sim.state
     dried.velocity[:] = 0.0
     dried.angular_velocity[:] = 0.0
+    # the soft contacts' overlaps (largest overlaps, i.e. plastic flattening) and tangential springs
+    # are artefacts of the stiffness scaling: the real-stiffness contacts start afresh
+    dried.contacts = None
     params = electrode_contact_params(material)
     dt_real = DT_FRACTION * params.rayleigh_time(dried.radius, dried.mass, dried.type_id)
     surface.velocity = (0.0, 0.0, 0.0)

@@ -27,13 +27,12 @@ the projected entry arc (the film in contact; the exit side only carries its spr
 is the arc at the current roll depth. The peak of the local pressure, at the bottom of the nip, is
 higher than this mean, so at the same gap the roll's max pressure is below the plate's.
 
-Film restraint (numerical). Contact histories are not carried over from drying, so the restarted
-dried film is not at rest: unconfined, it expands (measured on the 60-AM test film: mean particle
-height +10 % in 8,000 steps, particles at ~0.5 m/s), and the free film behind the roll rebounds
-ballistically (gravity does not bring it back on these time scales). So a plate rests at the dried
-film top h_dried during the pass (it holds the film ahead of the roll as the plate protocol's plate
-does; the film behind the roll springs back up to it at most), and the particles feel the Stokes
-drag of a fluid at rest whose viscosity relaxes a d50 AM particle's velocity in
+Film restraint (numerical). The dried film comes with its contact histories (`state.contacts`,
+tiled with it), so it restarts at rest; but the film the roll has passed rebounds ballistically
+(the sheared bed dilates; gravity does not bring it back on these time scales). So a plate rests at
+the dried film top h_dried during the pass (it holds the film ahead of the roll as the plate
+protocol's plate does; the film behind the roll springs back up to it at most), and the particles
+feel the Stokes drag of a fluid at rest whose viscosity relaxes a d50 AM particle's velocity in
 DAMPING_TIME_FRACTION of the time the nip takes to pass a point (it leaves the nip pressure
 unchanged within a few %).
 
@@ -45,7 +44,9 @@ porous than under the plate (0.40 / 0.37 / 0.33). The cause is the pass on this 
 ~10 um spheres, not the roll's scaled radius: 20-30 um behind the axis the film is back near
 h_dried (particles move at ~1 m/s, the sheared bed dilates); a 20 times larger roll (3 mm, entry
 angle 0.04 rad, 13 tiles) left it at 0.43 at 0.2, and a frictionless roll at the dried thickness
-(friction, i.e. rolling without slip, is what holds the film). Over a real RVE the press roll is
+(friction, i.e. rolling without slip, is what holds the film). Carrying the dried film's contact
+histories into the pass changed none of these figures by more than 0.01 in porosity or 1 point of
+spring-back. Over a real RVE the press roll is
 a plane tilted by < 0.01 rad, so the plate protocol remains the closer local model of the press.
 Default RVE (300 AM, 96:2:2, R = 200 um, compression 0.2): 4 tiles, 13,900 particles, 151,000
 steps, ~9.5 min on one core; porosity 0.38 (dried 0.44), spring-back 14 %, nip pressure 15 MPa.
@@ -105,12 +106,14 @@ class RollResult(CalenderingResult):
 
 
 def tile_x(state: ParticleState, box: Box, tiles: int) -> tuple[ParticleState, Box]:
-    """`tiles` copies of a periodic state side by side along x, and the box tiles times longer."""
+    """`tiles` copies of a periodic state side by side along x (contact histories included), and
+    the box tiles times longer."""
     lx = float(box.length[0])
-    fields = {k: np.concatenate([v] * tiles) for k, v in state.__dict__.items()}
+    fields = {k: np.concatenate([v] * tiles) for k, v in state.__dict__.items() if k != "contacts"}
     fields["position"][:, 0] += np.repeat(np.arange(tiles) * lx, state.n)
+    contacts = None if state.contacts is None else state.contacts.tiled_x(tiles, lx)
     hi = (box.lo[0] + tiles * lx, box.hi[1], box.hi[2])
-    return ParticleState(**fields), Box(box.lo, hi)
+    return ParticleState(**fields, contacts=contacts), Box(box.lo, hi)
 
 
 def roll_calender(

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from sims.dem import PlaneWall, Simulation
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
-from sims.protocols.calendering import CalenderingConfig, calender
-from sims.protocols.drying import capillary_pressure_pa, dry
+from sims.protocols.calendering import DT_FRACTION, CalenderingConfig, calender
+from sims.protocols.contact_tables import COLLECTOR_TYPE, electrode_contact_params
+from sims.protocols.drying import G, capillary_pressure_pa, dry
 from sims.protocols.film import sphere_volume_m3, top_m
 from sims.protocols.packing import pack_slurry, particle_counts
 
@@ -32,6 +34,25 @@ def test_drying_consolidates_the_film(dried):
     assert np.all(st.position[:, 2] - st.radius > -0.05 * st.radius)  # on the collector, not through
     assert 0.0 < dried.inertial_number <= 1e-2  # checked quasi-static bound
     assert dried.capillary_pressure_pa == pytest.approx(4 * 0.0407 / 1.3e-6)
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_the_dried_film_restarts_at_rest_with_its_contact_histories(dried, carry):
+    """Restarted on the collector alone, the dried film keeps its height when its contact histories
+    (shear springs, plastic flattening) come with the state; dropped, the flattened contacts reload
+    elastically from their residual overlap and the film expands by ~10 %."""
+    state = dried.state.copy()
+    assert state.contacts is not None and np.any(state.contacts.pair[..., 3] > 0)
+    if not carry:
+        state.contacts = None
+    params = electrode_contact_params(MAT)
+    dt = DT_FRACTION * params.rayleigh_time(state.radius, state.mass, state.type_id)
+    collector = PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE)
+    sim = Simulation(state, dried.box, params, [collector], dt, gravity=(0.0, 0.0, -G))
+    z0 = state.position[:, 2].mean()
+    sim.run(8000)
+    rise = state.position[:, 2].mean() / z0 - 1.0
+    assert (abs(rise) < 0.02) if carry else (rise > 0.05)
 
 
 def test_porosity_falls_and_pressure_rises_with_compression(dried):

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from sims.dem import PlaneWall, Simulation
 from sims.electrode import METRIC_OUTCOMES, OUTCOMES, evaluate, simulate_electrode
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
 from sims.protocols.calendering import CalenderingConfig, calender
+from sims.protocols.contact_tables import COLLECTOR_TYPE, electrode_contact_params
 from sims.protocols.drying import dry
 from sims.protocols.film import sphere_volume_m3, top_m
 from sims.protocols.packing import pack_slurry, particle_counts
@@ -51,6 +53,26 @@ def test_tiling_copies_the_film(dried):
         np.sum(dried.state.mass) / LATERAL**2
     )
     assert top_m(st) == top_m(dried.state)
+
+
+def test_tiling_carries_the_contact_histories(dried):
+    """Every copy of a particle feels the forces of the original: its contacts, shear springs and
+    plastic flattening included (pairs across the periodic x boundary go to the next copy)."""
+    params = electrode_contact_params(MAT)
+    dt = 1e-10
+
+    def forces(state, box):
+        sim = Simulation(state, box, params, [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE)], dt)
+        return sim.state.force
+
+    one = forces(dried.state.copy(), dried.box)
+    st, box = tile_x(dried.state, dried.box, 3)
+    assert np.abs(one).max() > 0.0 and np.any(dried.state.contacts.shift[..., 0] != 0.0)
+    tiled = forces(st, box).reshape(3, dried.state.n, 3)
+    assert np.allclose(tiled, one[None], rtol=0.0, atol=1e-9 * np.abs(one).max())
+    st.contacts = None
+    dropped = forces(st, box).reshape(3, dried.state.n, 3)
+    assert not np.allclose(dropped, one[None], rtol=0.0, atol=1e-3 * np.abs(one).max())
 
 
 def test_roll_reaches_its_gap_and_pressure_rises_with_compression(dried, rolled):
