@@ -334,9 +334,10 @@ def _hierarchy(gx: np.ndarray, gy: np.ndarray, gz: np.ndarray) -> list[_Level]:
         if factors == (1, 1, 1):
             return levels
         c0, c1, c2 = factors
+        # each face array is coarsened with its normal axis first: moveaxis keeps the other two in order
         gx = _coarsen_faces_axis0(gx, c0, c1, c2)
         gy = np.ascontiguousarray(np.moveaxis(_coarsen_faces_axis0(np.moveaxis(gy, 1, 0), c1, c0, c2), 0, 1))
-        gz = np.ascontiguousarray(np.moveaxis(_coarsen_faces_axis0(np.moveaxis(gz, 2, 0), c2, c1, c0), 0, 2))
+        gz = np.ascontiguousarray(np.moveaxis(_coarsen_faces_axis0(np.moveaxis(gz, 2, 0), c2, c0, c1), 0, 2))
 
 
 def _smooth(level: _Level, x: np.ndarray, b: np.ndarray, sweeps: int, forward: bool) -> None:

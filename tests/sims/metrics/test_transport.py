@@ -133,3 +133,25 @@ def test_multigrid_preconditioner_is_symmetric_positive_definite():
     mv = transport._mg_cycle(levels, 0, v).copy()
     assert np.vdot(v, mu) == pytest.approx(np.vdot(u, mv), rel=1e-6)
     assert np.vdot(u, mu) > 0 and np.vdot(v, mv) > 0
+
+
+@pytest.mark.parametrize("shape", [(3, 10, 7), (7, 3, 10), (10, 7, 3), (40, 80, 80)])
+def test_multigrid_hierarchy_is_consistent_when_axes_coarsen_differently(shape):
+    """Axes of 3 cells or fewer stop coarsening while the others go on: every level's face arrays
+    must still match its cells, and each coarse face must carry the fine faces it covers (a uniform
+    medium: the coarse conductances are those of the same medium on the coarse grid)."""
+    from sims.metrics import transport
+
+    cond = np.ones(shape, dtype=np.float32)
+    levels = transport._hierarchy(*transport._face_conductances(cond, np.ones(shape, dtype=bool)))
+    for level in levels:
+        n0, n1, n2 = level.diag.shape
+        assert level.gx.shape == (n0 + 1, n1, n2)
+        assert level.gy.shape == (n0, n1 + 1, n2)
+        assert level.gz.shape == (n0, n1, n2 + 1)
+    # the z faces of the first coarse level: 2 x 2 fine faces (or 1 x 2 on an axis that stopped)
+    c0, c1, c2 = levels[0].factors
+    interior = levels[1].gz[:, :, 1:-1]
+    expected = c0 * c1 / c2  # fine faces summed, times h_fine / h_coarse
+    full = interior[: shape[0] // c0, : shape[1] // c1]
+    assert np.allclose(full, expected)
