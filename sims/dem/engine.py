@@ -35,10 +35,12 @@ from sims.errors import PhysicalInputError, SimulationFailed
 
 # Each step opens two parallel regions, so the layer's wake-up latency is what threads cost.
 # Measured on the 3,000-sphere bed of benchmarks/dem_throughput.py, 2 cores (p-steps/s, 1 thread
-# 8.3e6): idle machine, 2 threads: omp 1.15e7, tbb 7.9e6, workqueue 6.1e6; with one busy process
-# beside it: omp 2.2e6, tbb 2.5e6, workqueue 5.8e6. OpenMP's spinning threads win when the cores
-# are free (the case threads > 1 is for); on a shared machine keep threads=1. Only when the user
-# has not chosen a layer.
+# 8.3e6): idle machine, 2 threads: omp 1.18e7, tbb 7.9e6, workqueue 6.1e6; with one busy process
+# beside it: omp 1.2e6 (its threads spin 300,000 times before sleeping, on a core the other
+# process needs), tbb 2.5e6, workqueue 5.8e6. With GOMP_SPINCOUNT=1000: idle 1.13e7, busy 6.2e6,
+# the best of both; set before libgomp loads (at the first parallel run). Only when the user has
+# not chosen a layer or a spin count.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
