@@ -158,28 +158,16 @@ class Campaign(_Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> Campaign:
         evaluator = EVALUATORS[self.evaluator.kind]
-        names = [p.name for p in self.parameters]
-        if len(set(names)) != len(names):
-            raise ValueError("parameter names must be unique")
-        for name in names:
-            if name not in evaluator.inputs:
-                raise ValueError(
-                    f"parameter {name!r} is not an input of the {self.evaluator.kind!r} evaluator; "
-                    f"inputs: {', '.join(evaluator.inputs)}"
-                )
+        _check_unique_and_known(
+            [p.name for p in self.parameters], evaluator.inputs, "parameter", "input", self.evaluator.kind
+        )
         if not self.tuned_parameters:
             raise ValueError("at least one parameter must be a range or a choice")
         if not self.objectives:
             raise ValueError("at least one objective is needed")
-        objective_names = [o.name for o in self.objectives]
-        if len(set(objective_names)) != len(objective_names):
-            raise ValueError("objective names must be unique")
-        for name in objective_names:
-            if name not in evaluator.outcomes:
-                raise ValueError(
-                    f"objective {name!r} is not an outcome of the {self.evaluator.kind!r} evaluator; "
-                    f"outcomes: {', '.join(evaluator.outcomes)}"
-                )
+        _check_unique_and_known(
+            [o.name for o in self.objectives], evaluator.outcomes, "objective", "outcome", self.evaluator.kind
+        )
         for constraint in self.outcome_constraints:
             _check_names(constraint, evaluator.outcomes, "outcome constraint", "outcome")
         range_names = [p.name for p in self.parameters if isinstance(p, RangeParameter)]
@@ -201,6 +189,19 @@ class Campaign(_Strict):
     def targets(self) -> list[Objective]:
         """The objectives with goal 'target'."""
         return [o for o in self.objectives if o.goal == "target"]
+
+
+def _check_unique_and_known(
+    names: list[str], known: list[str] | tuple[str, ...], what: str, role: str, kind: str
+) -> None:
+    """Names unique and each one of the evaluator's `known` inputs or outcomes (`role`)."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} names must be unique")
+    for name in names:
+        if name not in known:
+            raise ValueError(
+                f"{what} {name!r} is not an {role} of the {kind!r} evaluator; {role}s: {', '.join(known)}"
+            )
 
 
 def _check_names(expression: str, allowed: list[str] | tuple[str, ...], what: str, kind: str) -> None:

@@ -132,27 +132,33 @@ def _residual_row(out, xc, xm, xp, ym, yp, rhs, gxm, gxp, gym, gyp, gzc, dc):
         )
 
 
+@numba.njit(cache=True, inline="always")
+def _residual_at(out, x, b, gx, gy, gz, diag, i, j):
+    """Row (i, j) of b - A x into out[1:-1] (out: a padded row)."""
+    _residual_row(
+        out,
+        x[i + 1, j + 1],
+        x[i, j + 1],
+        x[i + 2, j + 1],
+        x[i + 1, j],
+        x[i + 1, j + 2],
+        b[i + 1, j + 1],
+        gx[i, j],
+        gx[i + 1, j],
+        gy[i, j],
+        gy[i, j + 1],
+        gz[i, j],
+        diag[i, j],
+    )
+
+
 @numba.njit(cache=True)
 def _residual(x, b, gx, gy, gz, diag, r):
     """r = b - A x on the padded grids (pass b = 0 for r = -A x)."""
     n0, n1, _ = diag.shape
     for i in range(n0):
         for j in range(n1):
-            _residual_row(
-                r[i + 1, j + 1],
-                x[i + 1, j + 1],
-                x[i, j + 1],
-                x[i + 2, j + 1],
-                x[i + 1, j],
-                x[i + 1, j + 2],
-                b[i + 1, j + 1],
-                gx[i, j],
-                gx[i + 1, j],
-                gy[i, j],
-                gy[i, j + 1],
-                gz[i, j],
-                diag[i, j],
-            )
+            _residual_at(r[i + 1, j + 1], x, b, gx, gy, gz, diag, i, j)
 
 
 @numba.njit(cache=True)
@@ -163,21 +169,7 @@ def _restrict_residual(x, b, gx, gy, gz, diag, coarse_b, c0, c1, c2):
     row = np.zeros(n2 + 2)
     for i in range(n0):
         for j in range(n1):
-            _residual_row(
-                row,
-                x[i + 1, j + 1],
-                x[i, j + 1],
-                x[i + 2, j + 1],
-                x[i + 1, j],
-                x[i + 1, j + 2],
-                b[i + 1, j + 1],
-                gx[i, j],
-                gx[i + 1, j],
-                gy[i, j],
-                gy[i, j + 1],
-                gz[i, j],
-                diag[i, j],
-            )
+            _residual_at(row, x, b, gx, gy, gz, diag, i, j)
             out = coarse_b[i // c0 + 1, j // c1 + 1]
             for k in range(n2):
                 out[k // c2 + 1] += row[k + 1]

@@ -120,6 +120,20 @@ def calendering_gap(
     return h0, gap
 
 
+def checked_inertial_number(
+    pressure: np.ndarray, inertial: np.ndarray, p_max: float, cfg: CalenderingConfig, protocol: str
+) -> float:
+    """Largest inertial number of the loading blocks (pressure_pa, I per block) that carry at least
+    `pressure_floor_fraction` of p_max (Pa); SimulationFailed if it exceeds `inertial_bound`."""
+    carrying = inertial[pressure >= cfg.pressure_floor_fraction * p_max] if p_max > 0 else inertial[:0]
+    value = float(carrying.max()) if len(carrying) else 0.0
+    if value > cfg.inertial_bound:
+        raise SimulationFailed(
+            f"{protocol}: inertial number {value:.3g} above the quasi-static bound {cfg.inertial_bound}"
+        )
+    return value
+
+
 def calender(
     state: ParticleState,
     box: Box,
@@ -234,12 +248,7 @@ def calender(
     arr = np.array(rec, dtype=np.float64).reshape(-1, 4)
     loaded = arr[arr[:, 2] == 0]
     p_max = float(arr[:, 1].max()) if len(arr) else 0.0
-    carrying = loaded[loaded[:, 1] >= cfg.pressure_floor_fraction * p_max] if p_max > 0 else loaded[:0]
-    inertial = float(carrying[:, 3].max()) if len(carrying) else 0.0
-    if inertial > cfg.inertial_bound:
-        raise SimulationFailed(
-            f"calendering: inertial number {inertial:.3g} above the quasi-static bound {cfg.inertial_bound}"
-        )
+    inertial = checked_inertial_number(loaded[:, 1], loaded[:, 3], p_max, cfg, "calendering")
     thickness = plate.z
     return CalenderingResult(
         state=final,

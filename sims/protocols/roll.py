@@ -79,6 +79,7 @@ from sims.protocols.calendering import (
     CalenderingResult,
     G,
     calendering_gap,
+    checked_inertial_number,
 )
 from sims.protocols.contact_tables import COLLECTOR_TYPE, TOOL_TYPE, electrode_contact_params
 from sims.protocols.film import inertial_number, mean_diameter_and_density, top_m
@@ -293,13 +294,7 @@ def roll_calender(
     arr = np.array(rec, dtype=np.float64).reshape(-1, 6)
     loaded = arr[arr[:, 4] == 0]
     p_max = float(loaded[:, 3].max()) if len(loaded) else 0.0
-    carrying = loaded[loaded[:, 3] >= cfg.pressure_floor_fraction * p_max] if p_max > 0 else loaded[:0]
-    inertial = float(carrying[:, 5].max()) if len(carrying) else 0.0
-    if inertial > cfg.inertial_bound:
-        raise SimulationFailed(
-            f"roll calendering: inertial number {inertial:.3g} above the quasi-static bound "
-            f"{cfg.inertial_bound}"
-        )
+    inertial = checked_inertial_number(loaded[:, 3], loaded[:, 5], p_max, cfg, "roll calendering")
     thickness = plate.z
     return RollResult(
         state=final,
