@@ -11,7 +11,8 @@ Layout of a run directory::
     lock                 held (flock) by the manager running the campaign
 
 A trial's state is its last event. Columns: trial, status, reason, evaluator, agent, start_time,
-end_time (UTC epoch seconds), then `param.<name>` and `outcome.<name>`.
+end_time (UTC epoch seconds), generator (what chose the recipe: sobol, botorch, lab, ...; empty in
+older runs), then `param.<name>` and `outcome.<name>`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class TrialRecord:
     agent: str = ""
     start_time: float | None = None
     end_time: float | None = None
+    generator: str = ""
 
     def to_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -56,6 +58,7 @@ class TrialRecord:
             "agent": self.agent,
             "start_time": self.start_time,
             "end_time": self.end_time,
+            "generator": self.generator,
         }
         row.update({f"param.{k}": v for k, v in self.parameters.items()})
         row.update({f"outcome.{k}": v for k, v in self.outcomes.items()})
@@ -76,6 +79,7 @@ class TrialRecord:
             agent=row.get("agent") or "",
             start_time=row.get("start_time"),
             end_time=row.get("end_time"),
+            generator=row.get("generator") or "",
         )
 
 
