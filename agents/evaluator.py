@@ -1,4 +1,4 @@
-"""The evaluator agent: a Ray actor that turns recipes into outcomes with one evaluator kind."""
+"""The evaluator agent: a Ray actor that builds one evaluator once and turns recipes into outcomes."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from typing import Any
 
 import ray
 
-from batman_opt.evaluators import EvaluatorKind
+from batman_opt.evaluators import EvaluatorKind, EvaluatorSetup
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
 class EvaluatorAgent:
-    """Runs recipes through the evaluator `kind` for `material`; one recipe at a time."""
+    """Runs recipes through one evaluator of `kind`, built here once (its heavy state included)."""
 
-    def __init__(self, kind: EvaluatorKind, material: str, options: dict[str, Any], name: str) -> None:
-        self.evaluator = kind
-        self.material = material
-        self.options = options
+    def __init__(
+        self, kind: EvaluatorKind, material: str, options: dict[str, Any], setup: EvaluatorSetup, name: str
+    ) -> None:
+        self.evaluator = kind.build(material, options, setup)
         self.name = name
 
     def where(self) -> str:
@@ -27,7 +27,14 @@ class EvaluatorAgent:
         return f"{self.name}@{socket.gethostname()}:{os.getpid()}"
 
     def evaluate(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Outcomes of one recipe with start and end times (UTC epoch s); raises what the evaluator raises."""
+        """Outcomes, notes and artifacts of one recipe with start and end times (UTC epoch s);
+        raises what the evaluator raises."""
         start = time.time()
-        outcomes = self.evaluator.evaluate(params, self.material, self.options)
-        return {"outcomes": outcomes, "start_time": start, "end_time": time.time()}
+        evaluation = self.evaluator.evaluate(params)
+        return {
+            "outcomes": evaluation.outcomes,
+            "notes": evaluation.notes,
+            "artifacts": evaluation.artifacts,
+            "start_time": start,
+            "end_time": time.time(),
+        }

@@ -1,16 +1,15 @@
 """The campaign loop: optimizer suggestions out to evaluator agents, results back, durably.
 
-One manager per run directory (a lock enforces it). The loop keeps every agent busy: as soon as one
-result arrives it is appended to the trial log (fsynced), told to the optimizer, and the freed
-agent gets the next recipe, the trials still running being pending points of the acquisition.
-A run directory that already holds trials is resumed: finished trials are replayed into the
-optimizer (same ids, same outcomes) and trials that were running are issued again.
+One manager per run directory (the session's lock enforces it). The loop only schedules: the
+campaign's `CampaignSession` (batman_opt.session) suggests, records durably and tells the
+optimizer. As soon as one result arrives it is recorded and the freed agent gets the next recipe,
+the trials still running being pending points of the acquisition. A run directory that already
+holds trials is resumed: finished trials are replayed and trials that were running are issued again.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from pathlib import Path
 import ray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.pool import AgentPool, Result
-from batman_opt.errors import ClusterError
-from batman_opt.optimize.ax_client import CampaignOptimizer
-from batman_opt.optimize.targets import optimization_metrics, target_distance
+from agents.pool import AgentPool
+from batman_opt.campaign_evaluator import evaluator_setup
+from batman_opt.errors import ClusterError, SpecError
+from batman_opt.session import CampaignSession, Finished
 from batman_opt.spec import Campaign
-from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord
+from batman_opt.store import TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -83,132 +82,84 @@ def run_campaign(
     show_progress: bool = True,
 ) -> RunSummary:
     """Run (or resume) `campaign` in `run_dir` until its budget, its targets, or Ctrl-C."""
-    with RunStore(run_dir, lock=True) as store:
-        resumed = store.campaign_path.exists()
-        if resumed:
-            store.check_same_campaign(campaign)
-        store.save_campaign(campaign)
-        records = store.trials()
-        optimizer = CampaignOptimizer(campaign)
-        optimizer.replay(records)
-        reissue = [r for r in records if r.status == RUNNING]
-        loop = _Loop(campaign, store, optimizer, records)
+    with CampaignSession.open(campaign, run_dir) as session:
+        if not session.evaluator.computes:
+            raise SpecError(
+                f"{campaign.name}: the {campaign.evaluator.kind!r} evaluator computes nothing; "
+                "drive it with batman suggest and batman ingest"
+            )
+        reissue = session.running
         started_ray = connect_ray(campaign, address)
         ray_address = ray.get_runtime_context().gcs_address
         pool = None
         try:
-            pool = AgentPool(campaign.evaluator, campaign.material)
-            loop.drive(pool, reissue, show_progress)
+            pool = AgentPool(campaign.evaluator, campaign.material, evaluator_setup(campaign))
+            _drive(session, pool, reissue, show_progress)
         finally:
             if pool is not None:
                 pool.shutdown()
             if started_ray:
                 ray.shutdown()
         where = f"{'Ray cluster' if address or campaign.ray.address else 'local Ray'} {ray_address}"
-        return RunSummary(loop.completed, loop.failed, loop.issued, resumed, loop.targets_met, where)
-
-
-class _Loop:
-    """State of one manager's loop over a run directory."""
-
-    def __init__(
-        self, campaign: Campaign, store: RunStore, optimizer: CampaignOptimizer, records: list[TrialRecord]
-    ) -> None:
-        self.campaign = campaign
-        self.store = store
-        self.optimizer = optimizer
-        self.completed = sum(r.status == COMPLETED for r in records)
-        self.failed = sum(r.status == FAILED for r in records)
-        self.issued = len(records)
-        self.targets_met = any(
-            r.status == COMPLETED and campaign.targets and target_distance(r.outcomes, campaign.targets) <= 1
-            for r in records
+        issued = session.issued
+        return RunSummary(
+            session.completed, session.failed, issued, session.resumed, session.targets_met, where
         )
 
-    @property
-    def stopping(self) -> bool:
-        return self.campaign.budget.stop_when_targets_met and self.targets_met
 
-    def drive(self, pool: AgentPool, reissue: list[TrialRecord], show_progress: bool) -> None:
-        budget = self.campaign.budget
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, disable=not show_progress, transient=False) as progress:
-            task = progress.add_task(self.campaign.name, total=budget.max_trials, info="")
-            progress.update(task, completed=self.completed + self.failed)
-            while True:
-                self._fill(pool, reissue)
-                if not pool.running:
-                    break
-                for result in pool.wait():
-                    self._record(result)
-                    progress.update(task, completed=self.completed + self.failed, info=self._info())
+def _drive(
+    session: CampaignSession, pool: AgentPool, reissue: list[TrialRecord], show_progress: bool
+) -> None:
+    """Keep every agent busy until the budget, the targets or the pool end the campaign."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
+    campaign = session.campaign
+    with Progress(*columns, disable=not show_progress, transient=False) as progress:
+        task = progress.add_task(campaign.name, total=campaign.budget.max_trials, info="")
+        progress.update(task, completed=session.completed + session.failed)
+        while True:
+            _fill(session, pool, reissue)
+            if not pool.running:
+                break
+            for result in pool.wait():
+                session.record(
+                    Finished(
+                        result.trial,
+                        result.params,
+                        result.outcomes if result.ok else None,
+                        result.reason,
+                        result.agent,
+                        result.start_time,
+                        result.end_time,
+                        result.notes,
+                        result.artifacts,
+                    )
+                )
+                progress.update(task, completed=session.completed + session.failed, info=_info(session))
 
-    def _fill(self, pool: AgentPool, reissue: list[TrialRecord]) -> None:
-        """Give every idle agent a recipe: re-issued trials first, then new suggestions."""
-        budget = self.campaign.budget
-        while pool.idle_slots and not self.stopping:
-            slots = pool.idle_slots
-            if reissue:
-                record = reissue.pop(0)
-                pool.submit(slots[0], record.trial, record.parameters)
-                continue
-            n = min(len(slots), budget.batch_size, budget.max_trials - self.issued)
-            if n <= 0:
-                return
-            suggestions = self.optimizer.suggest(n)
-            if not suggestions:
-                return
-            self.store.append(
-                TrialRecord(trial, RUNNING, params, evaluator=self.campaign.evaluator.kind)
-                for trial, params in suggestions.items()
-            )
-            self.issued += len(suggestions)
-            for slot, (trial, params) in zip(slots, suggestions.items(), strict=False):
-                pool.submit(slot, trial, params)
 
-    def _record(self, result: Result) -> None:
-        """Make a finished trial durable, then tell the optimizer."""
-        status, reason = (COMPLETED, "") if result.ok else (FAILED, result.reason)
-        if result.ok:
-            try:
-                metrics = optimization_metrics(result.outcomes, self.campaign)
-            except KeyError as exc:
-                status, reason = FAILED, f"evaluator returned no outcome {exc.args[0]!r}"
-            else:
-                bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-                if bad:
-                    status, reason = FAILED, f"non-finite {', '.join(bad)}"
-        record = TrialRecord(
-            result.trial,
-            status,
-            result.params,
-            result.outcomes,
-            reason,
-            self.campaign.evaluator.kind,
-            result.agent,
-            result.start_time,
-            result.end_time,
-        )
-        self.store.append([record])
-        if status == COMPLETED:
-            self.completed += 1
-            self.optimizer.complete(result.trial, result.outcomes)
-            if self.campaign.targets and target_distance(result.outcomes, self.campaign.targets) <= 1:
-                self.targets_met = True
-        else:
-            self.failed += 1
-            logger.warning("trial %d failed: %s", result.trial, reason)
-            self.optimizer.fail(result.trial, reason)
-        self.optimizer.save(self.store.optimizer_path)
+def _fill(session: CampaignSession, pool: AgentPool, reissue: list[TrialRecord]) -> None:
+    """Give every idle agent a recipe: re-issued trials first, then new suggestions."""
+    while pool.idle_slots:
+        slots = pool.idle_slots
+        if reissue:
+            record = reissue.pop(0)
+            pool.submit(slots[0], record.trial, record.parameters)
+            continue
+        suggestions = session.suggest(min(len(slots), session.campaign.budget.batch_size))
+        if not suggestions:
+            return
+        for slot, record in zip(slots, suggestions, strict=False):
+            pool.submit(slot, record.trial, record.parameters)
 
-    def _info(self) -> str:
-        text = f"{self.failed} failed" if self.failed else ""
-        if self.targets_met:
-            text += ("; " if text else "") + "targets met"
-        return text
+
+def _info(session: CampaignSession) -> str:
+    text = f"{session.failed} failed" if session.failed else ""
+    if session.targets_met:
+        text += ("; " if text else "") + "targets met"
+    return text

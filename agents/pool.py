@@ -16,7 +16,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from agents.evaluator import EvaluatorAgent
-from batman_opt.evaluators import get_evaluator
+from batman_opt.evaluators import EvaluatorSetup, get_evaluator
 from batman_opt.spec import EvaluatorSpec
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class Result:
     reason: str = ""
     start_time: float = 0.0
     end_time: float = 0.0
+    notes: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,9 +50,10 @@ class _Job:
 class AgentPool:
     """`spec.agents` evaluator actors, each busy with at most one recipe."""
 
-    def __init__(self, spec: EvaluatorSpec, material: str) -> None:
+    def __init__(self, spec: EvaluatorSpec, material: str, setup: EvaluatorSetup) -> None:
         self.spec = spec
         self.material = material
+        self.setup = setup
         self._generation = [0] * spec.agents
         self._actors = [self._start(slot) for slot in range(spec.agents)]
         self._jobs: dict[ray.ObjectRef, _Job] = {}
@@ -61,7 +64,11 @@ class AgentPool:
 
     def _start(self, slot: int) -> Any:
         return EvaluatorAgent.options(num_cpus=self.spec.cpus_per_agent).remote(
-            get_evaluator(self.spec.kind), self.material, dict(self.spec.options), self._name(slot)
+            get_evaluator(self.spec.kind),
+            self.material,
+            dict(self.spec.options),
+            self.setup,
+            self._name(slot),
         )
 
     def _replace(self, slot: int) -> None:
@@ -114,7 +121,16 @@ class AgentPool:
             self._replace(job.slot)
             return self._failed(job, f"agent {name} died: {_first_line(exc)}", time.time(), name)
         return Result(
-            job.trial, job.params, name, True, value["outcomes"], "", value["start_time"], value["end_time"]
+            job.trial,
+            job.params,
+            name,
+            True,
+            value["outcomes"],
+            "",
+            value["start_time"],
+            value["end_time"],
+            value["notes"],
+            value["artifacts"],
         )
 
     @staticmethod

@@ -16,7 +16,7 @@ def constraint_names(constraint: str) -> list[str]:
     Raises ValueError when the string is not such a constraint.
     """
     lhs, _, rhs = _split(constraint)
-    names = sorted({n.id for n in ast.walk(ast.parse(lhs, mode="eval")) if isinstance(n, ast.Name)})
+    names = _names(lhs)
     if not names:
         raise ValueError(f"constraint {constraint!r} names nothing on its left-hand side")
     zeros = dict.fromkeys(names, 0.0)
@@ -31,6 +31,26 @@ def satisfies(constraint: str, values: Mapping[str, float]) -> bool:
     left = _evaluate(ast.parse(lhs, mode="eval").body, values)
     right = _evaluate(ast.parse(rhs, mode="eval").body, values)
     return left <= right if op == "<=" else left >= right
+
+
+def linear_form(constraint: str) -> tuple[dict[str, float], float, str]:
+    """'a + 2 * b >= 3 - c' -> ({'a': 1, 'b': 2, 'c': 1}, 3.0, '>='): coefficients of the names
+    moved to the left, the constant moved to the right, and the operator (the string is linear)."""
+    lhs, op, rhs = _split(constraint)
+    names = constraint_names(constraint)  # the right-hand side is a constant
+    left, right = ast.parse(lhs, mode="eval").body, ast.parse(rhs, mode="eval").body
+
+    def difference(values: Mapping[str, float]) -> float:
+        return _evaluate(left, values) - _evaluate(right, values)
+
+    zero = dict.fromkeys(names, 0.0)
+    offset = difference(zero)
+    coefs = {n: difference({**zero, n: 1.0}) - offset for n in names}
+    return coefs, -offset, op
+
+
+def _names(expression: str) -> list[str]:
+    return sorted({n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)})
 
 
 def _split(constraint: str) -> tuple[str, str, str]:

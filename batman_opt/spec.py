@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from batman_opt.campaign_evaluator import LocatedError, bind_evaluator
 from batman_opt.constraints import constraint_names
 from batman_opt.errors import SpecError
 from batman_opt.evaluators import EVALUATORS
@@ -29,7 +38,7 @@ class RangeParameter(_Strict):
 
     name: str
     type: Literal["float", "int"]
-    bounds: tuple[float, float]
+    bounds: tuple[FiniteFloat, FiniteFloat]
     log_scale: bool = False
 
     @model_validator(mode="after")
@@ -51,7 +60,7 @@ class ChoiceParameter(_Strict):
 
     name: str
     type: Literal["choice"]
-    values: list[float] | list[str]
+    values: list[FiniteFloat] | list[str]
 
     @field_validator("values")
     @classmethod
@@ -66,7 +75,7 @@ class FixedParameter(_Strict):
 
     name: str
     type: Literal["fixed"]
-    value: float | str
+    value: FiniteFloat | str
 
 
 Parameter = Annotated[RangeParameter | ChoiceParameter | FixedParameter, Field(discriminator="type")]
@@ -77,8 +86,8 @@ class Objective(_Strict):
 
     name: str
     goal: Literal["minimize", "maximize", "target"]
-    target: float | None = None
-    tolerance: float | None = None
+    target: FiniteFloat | None = None
+    tolerance: FiniteFloat | None = None
 
     @model_validator(mode="after")
     def _target_fields(self) -> Objective:
@@ -131,7 +140,7 @@ class Campaign(_Strict):
     """A whole campaign, as written in its YAML file."""
 
     name: str
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     material: str = "NMC111"
     parameters: list[Parameter]
     objectives: list[Objective]
@@ -157,22 +166,18 @@ class Campaign(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Campaign:
-        evaluator = EVALUATORS[self.evaluator.kind]
-        _check_unique_and_known(
-            [p.name for p in self.parameters], evaluator.inputs, "parameter", "input", self.evaluator.kind
-        )
+        """Checks within the file; those against the evaluator are in batman_opt.campaign_evaluator."""
+        _check_unique([p.name for p in self.parameters], "parameter")
         if not self.tuned_parameters:
             raise ValueError("at least one parameter must be a range or a choice")
         if not self.objectives:
             raise ValueError("at least one objective is needed")
-        _check_unique_and_known(
-            [o.name for o in self.objectives], evaluator.outcomes, "objective", "outcome", self.evaluator.kind
-        )
-        for constraint in self.outcome_constraints:
-            _check_names(constraint, evaluator.outcomes, "outcome constraint", "outcome")
+        _check_unique([o.name for o in self.objectives], "objective")
+        for i, constraint in enumerate(self.outcome_constraints):
+            _check_names(constraint, None, ("outcome_constraints", i), "outcome")
         range_names = [p.name for p in self.parameters if isinstance(p, RangeParameter)]
-        for constraint in self.parameter_constraints:
-            _check_names(constraint, range_names, "parameter constraint", "range parameter")
+        for i, constraint in enumerate(self.parameter_constraints):
+            _check_names(constraint, range_names, ("parameter_constraints", i), "range parameter")
         return self
 
     @property
@@ -191,23 +196,21 @@ class Campaign(_Strict):
         return [o for o in self.objectives if o.goal == "target"]
 
 
-def _check_unique_and_known(
-    names: list[str], known: list[str] | tuple[str, ...], what: str, role: str, kind: str
-) -> None:
-    """Names unique and each one of the evaluator's `known` inputs or outcomes (`role`)."""
-    if len(set(names)) != len(names):
-        raise ValueError(f"{what} names must be unique")
+def _check_unique(names: list[str], what: str) -> None:
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"{what} names must be unique ({', '.join(duplicated)} given twice)")
+
+
+def _check_names(expression: str, allowed: list[str] | None, loc: tuple[Any, ...], kind: str) -> None:
+    """The names of a constraint at `loc` parse, and are among `allowed` (when given)."""
+    try:
+        names = constraint_names(expression)
+    except ValueError as exc:
+        raise LocatedError(loc, str(exc)) from None
     for name in names:
-        if name not in known:
-            raise ValueError(
-                f"{what} {name!r} is not an {role} of the {kind!r} evaluator; {role}s: {', '.join(known)}"
-            )
-
-
-def _check_names(expression: str, allowed: list[str] | tuple[str, ...], what: str, kind: str) -> None:
-    for name in constraint_names(expression):
-        if name not in allowed:
-            raise ValueError(f"{what} {expression!r} names {name!r}, which is not a {kind}")
+        if allowed is not None and name not in allowed:
+            raise LocatedError(loc, f"{expression!r} names {name!r}, which is not a {kind}")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -271,9 +274,14 @@ def load_campaign(path: str | Path) -> Campaign:
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a campaign file must be a mapping of sections (name, parameters, ...)")
     try:
-        return Campaign.model_validate(data)
+        campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_describe(path, data, loader.lines, exc)) from None
+    try:
+        campaign, _ = bind_evaluator(campaign, path.resolve().parent)
+    except LocatedError as exc:
+        raise SpecError(_located(path, data, loader.lines, exc.loc, exc.message)) from None
+    return campaign
 
 
 def _describe(path: Path, data: Any, lines: dict[tuple[int, Any], int], exc: ValidationError) -> str:
@@ -283,12 +291,22 @@ def _describe(path: Path, data: Any, lines: dict[tuple[int, Any], int], exc: Val
     loc = tuple(
         p for p in error["loc"] if not (isinstance(p, str) and p in ("float", "int", "choice", "fixed"))
     )
-    field = ".".join(str(p) for p in loc) or "campaign"
-    line = _line_of(data, lines, loc)
     message = error["msg"].removeprefix("Value error, ")
+    located = error.get("ctx", {}).get("error")
+    if isinstance(located, LocatedError):  # raised by a model validator that knows the place
+        loc, message = loc + located.loc, located.message
     if error["type"] == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}"
     elif error["type"] == "union_tag_invalid":
         message = "type must be one of float, int, choice, fixed"
+    return _located(path, data, lines, loc, message)
+
+
+def _located(
+    path: Path, data: Any, lines: dict[tuple[int, Any], int], loc: tuple[Any, ...], message: str
+) -> str:
+    """'file:line: field: message', the line of the deepest part of `loc` found in the file."""
+    field = ".".join(str(p) for p in loc) or "campaign"
+    line = _line_of(data, lines, loc)
     where = f"{path}:{line}" if line else str(path)
     return f"{where}: {field}: {message}"

@@ -8,16 +8,19 @@ Layout of a run directory::
                          so a kill never leaves half a record and every finished trial is durable
                          before the next recipe is asked for
     optimizer.json       Ax client snapshot after the last finished trial (for inspection)
+    artifacts/<trial>/   files the evaluator made for a trial (the dem kind's structure.npz...),
+                         written before the trial's record
     lock                 held (flock) by the manager running the campaign
 
 A trial's state is its last event. Columns: trial, status, reason, evaluator, agent, start_time,
 end_time (UTC epoch seconds), generator (what chose the recipe: sobol, botorch, lab, ...; empty in
-older runs), then `param.<name>` and `outcome.<name>`.
+older runs), notes (JSON object of text notes, or empty), then `param.<name>` and `outcome.<name>`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ class TrialRecord:
     start_time: float | None = None
     end_time: float | None = None
     generator: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -59,6 +63,7 @@ class TrialRecord:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "generator": self.generator,
+            "notes": json.dumps(self.notes) if self.notes else "",
         }
         row.update({f"param.{k}": v for k, v in self.parameters.items()})
         row.update({f"outcome.{k}": v for k, v in self.outcomes.items()})
@@ -80,6 +85,7 @@ class TrialRecord:
             start_time=row.get("start_time"),
             end_time=row.get("end_time"),
             generator=row.get("generator") or "",
+            notes=json.loads(row["notes"]) if row.get("notes") else {},
         )
 
 
@@ -148,7 +154,7 @@ class RunStore:
     def save_campaign(self, campaign: Campaign) -> None:
         """Write the campaign as run (durably)."""
         text = yaml.safe_dump(campaign.model_dump(mode="json"), sort_keys=False)
-        _write_durably(self.campaign_path, text.encode())
+        write_durably(self.campaign_path, text.encode())
 
     def load_campaign(self) -> Campaign:
         """The campaign this directory was run with."""
@@ -195,13 +201,18 @@ class RunStore:
                 latest[record.trial] = record
         return [latest[k] for k in sorted(latest)]
 
-    # -- optimizer state ----------------------------------------------------------------------
+    # -- optimizer state and artifacts --------------------------------------------------------
     @property
     def optimizer_path(self) -> Path:
         return self.path / "optimizer.json"
 
+    def artifacts_dir(self, trial: int) -> Path:
+        """Folder of the files a trial's evaluator made (its final structure, time series...)."""
+        return self.path / "artifacts" / str(trial)
 
-def _write_durably(path: Path, data: bytes) -> None:
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a fsynced temporary file and a rename (all or nothing)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from sims.dem.state import Box, ParticleState
-from sims.errors import PhysicalInputError
+from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial, get_material
 from sims.metrics import VoxelImage, measure, voxelize_spheres
 from sims.metrics.porosity import electrode_labels
@@ -260,12 +260,16 @@ def structure_metrics(image: VoxelImage, material: ElectrodeMaterial) -> dict[st
     """Functional metrics of a voxelized electrode (METRIC_OUTCOMES): transport of the electrolyte
     along x, y and z (pores conduct with D, CBD with its nanoporosity^1.5 D, Bruggeman), geometric
     tortuosity through the thickness, interface areas. A non-percolating axis gives an infinite
-    tortuosity factor and zero diffusivity (logged), never NaN."""
+    tortuosity factor and zero diffusivity (logged), never NaN; an unconverged solve raises
+    SimulationFailed."""
     d_cbd = material.cbd.nanoporosity**1.5
     found = measure(image, axes="xyz", geometric_axes="z", phase_diffusivity={PORE: 1.0, CBD: d_cbd})
     for note in found.notes:
         log.warning("metrics: %s", note)
     tau = found.tortuosity
+    unconverged = [f"{axis}: {r.note}" for axis, r in tau.items() if not r.converged]
+    if unconverged:  # numbers of an unfinished solve must not reach a campaign
+        raise SimulationFailed(f"tortuosity solve {'; '.join(unconverged)}")
     volume_um3 = electrode_labels(image).size * image.voxel_size_um**3  # as measure(): cut above the film
     return {
         "tortuosity_factor": tau["z"].tortuosity_factor,

@@ -8,11 +8,14 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from batman_opt.cli.app import app, clean_errors, console
-from batman_opt.errors import InputError
-from batman_opt.evaluators import get_evaluator
+from batman_opt.errors import BatmanError, InputError
+from batman_opt.evaluators import Evaluator, EvaluatorSetup, get_evaluator
+from batman_opt.tables import read_table
+from sims.errors import SimError
 
 
 def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
@@ -30,6 +33,18 @@ def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
     return values
 
 
+def build_evaluator(kind: str, material: str, options: dict[str, Any], parameters: list[str]) -> Evaluator:
+    """The evaluator of `kind` with `options` (InputError naming a bad option) for these inputs."""
+    evaluator_kind = get_evaluator(kind)
+    try:
+        return evaluator_kind.build(material, options, EvaluatorSetup(tuple(parameters)))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(p) for p in error["loc"])
+        message = "unknown option" if error["type"] == "extra_forbidden" else error["msg"]
+        raise InputError(f"--option {name}: {message} of the {kind!r} evaluator") from None
+
+
 @app.command()
 @clean_errors
 def simulate(
@@ -39,41 +54,51 @@ def simulate(
     material: Annotated[str, typer.Option(help="electrode material")] = "NMC111",
     input_csv: Annotated[Path | None, typer.Option("--input", help="CSV of recipes, one per row")] = None,
     output_csv: Annotated[Path | None, typer.Option("--output", help="CSV to write (with --input)")] = None,
+    artifacts: Annotated[
+        Path | None, typer.Option(help="folder for the files the evaluator makes (one recipe)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print outcome name -> value as JSON")] = False,
 ) -> None:
     """Evaluate recipes with one evaluator, without an optimizer.
 
-    With --input, each CSV row is a recipe: the columns named like the evaluator's inputs are used,
-    every column is kept in --output and the outcome columns are added.
+    With --input, each row of the CSV (or Parquet) is a recipe: the columns named like the
+    evaluator's inputs are used, every column is kept in --output and the outcome columns are added.
     """
-    evaluator = get_evaluator(kind)
     options = _parse_assignments(option, "--option")
+    fixed = _parse_assignments(set_, "--set")
     if input_csv is None:
-        outcomes = evaluator.evaluate(_parse_assignments(set_, "--set"), material, options)
+        evaluator = build_evaluator(kind, material, options, list(fixed))
+        evaluation = evaluator.evaluate(fixed)
+        if artifacts is not None:
+            artifacts.mkdir(parents=True, exist_ok=True)
+            for name, data in evaluation.artifacts.items():
+                (artifacts / name).write_bytes(data)
         if as_json:
-            print(json.dumps(outcomes))
+            print(json.dumps(evaluation.outcomes))
             return
         table = Table(title=f"{kind} evaluator, {material}")
         table.add_column("outcome")
         table.add_column("value", justify="right")
-        for name, value in outcomes.items():
+        for name, value in evaluation.outcomes.items():
             table.add_row(name, f"{value:.6g}")
         console.print(table)
         return
     if output_csv is None:
         raise InputError("--input needs --output (the CSV to write)")
-    try:
-        recipes = pd.read_csv(input_csv)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{input_csv}: cannot read recipes CSV ({exc})") from None
-    fixed = _parse_assignments(set_, "--set")
+    if output_csv.resolve() == input_csv.resolve():
+        raise InputError(f"--output {output_csv} is the input file; name another file")
+    recipes = read_table(input_csv)
+    evaluator = build_evaluator(kind, material, options, list(dict.fromkeys([*fixed, *recipes.columns])))
     rows = []
-    for index, row in enumerate(recipes.to_dict(orient="records")):
+    for index, row in enumerate(recipes.rows):
         # columns that are not inputs of the evaluator (labels, ids) are carried through untouched
-        params = {**fixed, **{k: v for k, v in row.items() if k in evaluator.inputs and pd.notna(v)}}
+        params = {**fixed}
+        for name in evaluator.inputs:
+            if name in row and not recipes.is_blank(index, name):
+                params[name] = recipes.number(index, name)
         try:
-            rows.append({**row, **evaluator.evaluate(params, material, options)})
-        except (InputError, ValueError) as exc:
-            raise InputError(f"{input_csv}: row {index + 2}: {exc}") from None
+            rows.append({**row, **evaluator.evaluate(params).outcomes})
+        except (BatmanError, SimError, ValueError) as exc:
+            raise InputError(f"{recipes.where(index)}: {exc}") from None
     pd.DataFrame(rows).to_csv(output_csv, index=False)
     console.print(f"{len(rows)} recipes -> {output_csv}")

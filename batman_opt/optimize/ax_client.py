@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from ax.api.client import Client
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
@@ -27,9 +29,10 @@ from ax.api.utils.structs import GenerationStrategyDispatchStruct
 from ax.generation_strategy.generation_strategy import GenerationStrategy
 from ax.utils.common.logger import set_stderr_log_level
 
+from batman_opt.optimize.pool import PoolSelector
 from batman_opt.optimize.targets import TARGET_DISTANCE, optimization_metrics
 from batman_opt.spec import Campaign, ChoiceParameter, RangeParameter
-from batman_opt.store import COMPLETED, FAILED, TrialRecord
+from batman_opt.store import COMPLETED, FAILED, RUNNING, TrialRecord
 
 set_stderr_log_level(logging.WARNING)  # Ax logs every trial at INFO; the progress bar says enough
 
@@ -92,10 +95,23 @@ def _generation_strategy(campaign: Campaign) -> GenerationStrategy:
     return strategy
 
 
-class CampaignOptimizer:
-    """Asks Ax for recipes and tells it the outcomes, in the campaign's own terms."""
+@dataclass
+class Suggestion:
+    """A recipe the optimizer asks for: trial id, full parameters, what generated it."""
 
-    def __init__(self, campaign: Campaign) -> None:
+    trial: int
+    parameters: dict[str, Any]
+    generator: str
+
+
+class CampaignOptimizer:
+    """Asks Ax for recipes and tells it the outcomes, in the campaign's own terms.
+
+    With `candidates` (the pool of a pool-based evaluator) the recipes come from a PoolSelector
+    and are attached to the Ax experiment, which stays the one record of the campaign.
+    """
+
+    def __init__(self, campaign: Campaign, candidates: pd.DataFrame | None = None) -> None:
         torch.set_num_threads(TORCH_THREADS)
         self.campaign = campaign
         self.client = Client(random_seed=campaign.seed)
@@ -108,25 +124,62 @@ class CampaignOptimizer:
             objective=objective_string(campaign),
             outcome_constraints=outcome_constraint_strings(campaign) or None,
         )
-        self.client.set_generation_strategy(_generation_strategy(campaign))
+        self._strategy = _generation_strategy(campaign)
+        self.client.set_generation_strategy(self._strategy)
+        self.pool = None
+        if candidates is not None:
+            objectives = [
+                (t.strip().lstrip("-"), -1.0 if t.strip().startswith("-") else 1.0)
+                for t in objective_string(campaign).split(",")
+            ]
+            self.pool = PoolSelector(campaign, candidates, objectives, outcome_constraint_strings(campaign))
+        self._records: dict[int, TrialRecord] = {}
 
-    def suggest(self, n: int) -> dict[int, dict[str, Any]]:
-        """Up to `n` new recipes, trial id -> full parameters (fixed values merged in)."""
+    def suggest(self, n: int) -> list[Suggestion]:
+        """Up to `n` new recipes (fixed values merged in); fewer when a pool runs out."""
+        if self.pool is not None:
+            return self._suggest_from_pool(n)
         trials = self.client.get_next_trials(max_trials=n)
-        return {index: {**params, **self.campaign.fixed_values} for index, params in trials.items()}
+        generator = "botorch" if self._strategy.current_node_name == "MBM" else "sobol"
+        suggestions = [
+            Suggestion(index, {**params, **self.campaign.fixed_values}, generator)
+            for index, params in trials.items()
+        ]
+        self._records.update((s.trial, TrialRecord(s.trial, RUNNING, s.parameters)) for s in suggestions)
+        return suggestions
+
+    def _suggest_from_pool(self, n: int) -> list[Suggestion]:
+        records = list(self._records.values())
+        completed = [
+            (r.parameters, optimization_metrics(r.outcomes, self.campaign))
+            for r in records
+            if r.status == COMPLETED
+        ]
+        pending = [r.parameters for r in records if r.status == RUNNING]
+        picks = self.pool.select(n, [r.parameters for r in records], completed, pending)
+        suggestions = []
+        for params, generator in picks:
+            trial = self.attach(params)
+            self._records[trial] = TrialRecord(trial, RUNNING, params)
+            suggestions.append(Suggestion(trial, params, generator))
+        return suggestions
 
     def attach(self, parameters: Mapping[str, Any]) -> int:
-        """Register a recipe chosen elsewhere (resume, lab); returns its trial id."""
+        """Register a recipe chosen elsewhere (resume, lab, pool); returns its trial id."""
         tuned = {p.name: parameters[p.name] for p in self.campaign.tuned_parameters}
-        return self.client.attach_trial(parameters=tuned)
+        trial = self.client.attach_trial(parameters=tuned)
+        self._records[trial] = TrialRecord(trial, RUNNING, dict(parameters))
+        return trial
 
     def complete(self, trial: int, outcomes: Mapping[str, float]) -> None:
         """Tell the optimizer the outcomes of a finished trial."""
         self.client.complete_trial(trial_index=trial, raw_data=optimization_metrics(outcomes, self.campaign))
+        self._records[trial] = TrialRecord(trial, COMPLETED, self._records[trial].parameters, dict(outcomes))
 
     def fail(self, trial: int, reason: str) -> None:
         """Tell the optimizer a trial failed (it will not be modelled)."""
         self.client.mark_trial_failed(trial_index=trial, failed_reason=reason)
+        self._records[trial] = TrialRecord(trial, FAILED, self._records[trial].parameters, reason=reason)
 
     def replay(self, records: list[TrialRecord]) -> None:
         """Rebuild the experiment from a trial log (resume): same trial ids, same outcomes."""

@@ -7,7 +7,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from batman_opt.evaluators import EVALUATORS, EvaluatorKind  # noqa: E402
 
-EVALUATORS["flaky"] = EvaluatorKind("flaky", "flaky_evaluator", "test evaluator with failure injection")
+EVALUATORS["flaky"] = EvaluatorKind(
+    "flaky", "flaky_evaluator:FlakyEvaluator", "test evaluator with failure injection"
+)
 
 from batman_opt.cli import main  # noqa: E402
 

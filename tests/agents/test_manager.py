@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from batman_opt.evaluators import EVALUATORS, EvaluatorKind
+from batman_opt.evaluators import EVALUATORS, EvaluatorKind, EvaluatorSetup
 from batman_opt.spec import Campaign, EvaluatorSpec, load_campaign
 from batman_opt.store import COMPLETED, FAILED, RunStore
 
@@ -21,7 +21,9 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture
 def flaky(monkeypatch):
-    monkeypatch.setitem(EVALUATORS, "flaky", EvaluatorKind("flaky", "flaky_evaluator", "test evaluator"))
+    monkeypatch.setitem(
+        EVALUATORS, "flaky", EvaluatorKind("flaky", "flaky_evaluator:FlakyEvaluator", "test evaluator")
+    )
 
 
 def flaky_campaign(tmp_path: Path, max_trials: int = 10, **options) -> Path:
@@ -76,7 +78,7 @@ def test_pool_fails_timeouts_and_replaces_dead_agents(flaky, ray_local):
     from agents.pool import AgentPool
 
     spec = EvaluatorSpec(kind="flaky", agents=2, timeout_s=3, options={"hang_above": 0.8, "die_above": 0.9})
-    pool = AgentPool(spec, "NMC111")
+    pool = AgentPool(spec, "NMC111", EvaluatorSetup(("x", "y"), ("f",)))
     pool.submit(0, 0, {"x": 0.95, "y": 0.5})  # the agent process exits
     pool.submit(1, 1, {"x": 0.85, "y": 0.5})  # hangs past the timeout
     results = {}

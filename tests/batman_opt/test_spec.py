@@ -69,12 +69,21 @@ def test_shipped_campaigns_validate(name):
         ("goal: minimize", "goal: minimise", r"objectives.1.goal: Input should be"),
         ("tolerance: 0.05", "tolerance: -1", r"tolerance of 'density_g_cm3' must be > 0"),
         (
+            "name: am_mass_fraction",
+            "name: am_mass_frac",
+            r"campaign.yaml:6: parameters.2.name: 'am_mass_frac' is not an input of the 'process' evaluator",
+        ),
+        (
             "name: comma_gap_um",
             "name: comma_gap_mm",
-            r"parameter 'comma_gap_mm' is not an input of the 'process'",
+            r"campaign.yaml:12: parameter_constraints.0: .* names 'comma_gap_um', which is not a range",
         ),
-        ("porosity >= 0.2", "porosty >= 0.2", r"names 'porosty', which is not a outcome"),
-        ("porosity >= 0.2", "porosity == 0.2", r"needs exactly one '<=' or '>='"),
+        (
+            "porosity >= 0.2",
+            "porosty >= 0.2",
+            r"campaign.yaml:11: outcome_constraints.0: .* 'porosty', which is not an outcome of",
+        ),
+        ("porosity >= 0.2", "porosity == 0.2", r"campaign.yaml:11: outcome_constraints.0: .*exactly one"),
     ],
 )
 def test_bad_campaigns_name_file_line_and_field(tmp_path, old, new, expected):

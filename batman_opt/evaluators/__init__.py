@@ -1,0 +1,57 @@
+"""The evaluator kinds a campaign can name (see `base` for the contract every kind follows).
+
+| kind | module | what it runs |
+| --- | --- | --- |
+| process | `process` | closed-form coating, drying, calendering (ms) |
+| dem | `dem` | numba DEM of drying and calendering, voxel metrics (s to min) |
+| dataset | `dataset` | a measured table, pool-based (ms) |
+| lab | `lab` | the laboratory, through `batman suggest` / `batman ingest` (days) |
+
+Kinds are imported on first use, so validating a campaign compiles nothing it does not need.
+"""
+
+from __future__ import annotations
+
+from batman_opt.errors import InputError
+from batman_opt.evaluators.base import (
+    Evaluation,
+    EvaluationFailed,
+    Evaluator,
+    EvaluatorKind,
+    EvaluatorSetup,
+    Interval,
+)
+
+EVALUATORS: dict[str, EvaluatorKind] = {
+    kind.name: kind
+    for kind in (
+        EvaluatorKind(
+            "process", "batman_opt.evaluators.process:ProcessEvaluator", "closed-form process model (ms)"
+        ),
+        EvaluatorKind(
+            "dem", "batman_opt.evaluators.dem:DemEvaluator", "numba DEM and voxel metrics (s to min)"
+        ),
+        EvaluatorKind("dataset", "batman_opt.evaluators.dataset:DatasetEvaluator", "a measured table (ms)"),
+        EvaluatorKind("lab", "batman_opt.evaluators.lab:LabEvaluator", "the laboratory (days)"),
+    )
+}
+
+
+def get_evaluator(kind: str) -> EvaluatorKind:
+    """The evaluator kind called `kind`, or an InputError listing the known kinds."""
+    try:
+        return EVALUATORS[kind]
+    except KeyError:
+        raise InputError(f"unknown evaluator kind {kind!r}; available: {', '.join(EVALUATORS)}") from None
+
+
+__all__ = [
+    "EVALUATORS",
+    "Evaluation",
+    "EvaluationFailed",
+    "Evaluator",
+    "EvaluatorKind",
+    "EvaluatorSetup",
+    "Interval",
+    "get_evaluator",
+]
