@@ -28,10 +28,16 @@ def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except BatmanError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            _print_error(exc)
             sys.exit(exc.exit_code)
         except SimError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            _print_error(exc)
             sys.exit(2)
 
     return wrapper
+
+
+def _print_error(exc: Exception) -> None:
+    """'error: ...' per line of the message, as plain text (brackets in it are not rich markup)."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        err_console.print(f"error: {line}", style="red", markup=False, highlight=False, soft_wrap=True)

@@ -79,16 +79,25 @@ ACQF_RAW_SAMPLES = 256
 TORCH_THREADS = 1
 
 
-def _generation_strategy(campaign: Campaign) -> GenerationStrategy:
-    """Sobol (the center first), then BoTorch with a GP per outcome, with lean acquisition optimization."""
+def _generation_strategy(campaign: Campaign, existing: int = 0) -> GenerationStrategy:
+    """Sobol (the center first), then BoTorch with a GP per outcome, with lean acquisition optimization.
+
+    With `existing` trials in the experiment already (resume, lab sessions), they count towards the
+    Sobol budget, there is no center point and the Sobol sequence continues past them instead of
+    starting over (a new strategy object knows nothing of the trials its predecessors made)."""
     strategy = choose_generation_strategy(
         GenerationStrategyDispatchStruct(
             method="fast",
             initialization_budget=campaign.budget.initial_trials,
             initialization_random_seed=campaign.seed,
+            initialize_with_center=existing == 0,
+            use_existing_trials_for_initialization=True,
             allow_exceeding_initialization_budget=True,
         )
     )
+    if existing:
+        for spec in strategy.nodes_by_name["Sobol"].generator_specs:
+            spec.generator_kwargs = {**spec.generator_kwargs, "init_position": existing}
     optimizer = {"num_restarts": ACQF_NUM_RESTARTS, "raw_samples": ACQF_RAW_SAMPLES}
     for spec in strategy.nodes_by_name["MBM"].generator_specs:
         spec.generator_gen_kwargs = {"model_gen_options": {"optimizer_kwargs": optimizer}}
@@ -183,6 +192,9 @@ class CampaignOptimizer:
 
     def replay(self, records: list[TrialRecord]) -> None:
         """Rebuild the experiment from a trial log (resume): same trial ids, same outcomes."""
+        if records:
+            self._strategy = _generation_strategy(self.campaign, existing=len(records))
+            self.client.set_generation_strategy(self._strategy)
         for record in records:
             index = self.attach(record.parameters)
             if index != record.trial:
