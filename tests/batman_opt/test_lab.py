@@ -89,7 +89,8 @@ def test_lab_commands_do_not_import_ray(lab_run):
     campaign, run, _ = lab_run
     code = (
         "import sys; from batman_opt.cli import app; from typer.testing import CliRunner;"
-        f"r = CliRunner().invoke(app, ['suggest', {str(run)!r}, '--n', '1']); assert r.exit_code == 0, r.output;"
+        f"r = CliRunner().invoke(app, ['suggest', {str(run)!r}, '--n', '1']);"
+        "assert r.exit_code == 0, r.output;"
         "assert 'ray' not in sys.modules, 'ray was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -101,11 +102,9 @@ def test_own_recipes_of_the_lab_become_new_trials(lab_run):
     own = {"am_mass_fraction": 0.96, "solid_content": 0.7, "comma_gap_um": 150.0}
     own |= {"coating_speed_m_min": 0.3, "compression_ratio": 0.1}
     outcomes = evaluate(own, "NMC111")
+    measured = [outcomes[n] for n in ("density_g_cm3", "mass_loading_mg_cm2", "tortuosity_factor")]
     with open(sheet, "a") as handle:
-        handle.write(
-            ",".join(["", *(str(v) for v in own.values())])
-            + f",{outcomes['density_g_cm3']},{outcomes['mass_loading_mg_cm2']},{outcomes['tortuosity_factor']},\n"
-        )
+        handle.write(",".join(["", *(str(v) for v in [*own.values(), *measured]), ""]) + "\n")
     result = runner.invoke(app, ["ingest", str(run), str(sheet)])
     assert result.exit_code == 0, result.output
     trials = RunStore(run).trials()
