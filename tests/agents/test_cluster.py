@@ -11,7 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from batman_opt.store import RunStore
+from sims.materials import get_material
+from sims.metrics.voxelize import AM, CBD
+from sims.structure import ElectrodeStructure
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -128,3 +134,13 @@ def test_dem_campaign_runs_on_ray_agents(tmp_path):
     assert all(
         0.0 < r["outcomes"]["porosity"] < 1.0 and r["outcomes"]["tortuosity_factor"] >= 1.0 for r in recipes
     )
+    # each trial left its final structure: the particles give back the porosity the trial reported
+    material = get_material("NMC111")
+    for trial in RunStore(run_dir).trials():
+        structure = ElectrodeStructure.load(run_dir / "artifacts" / str(trial.trial) / "structure.npz")
+        volume = structure.solid_volume_um3
+        dense = volume[AM] + volume[CBD] * (1.0 - material.cbd.nanoporosity)
+        bulk = structure.lateral_um[0] * structure.lateral_um[1] * structure.thickness_um
+        assert 1.0 - dense / bulk == pytest.approx(trial.outcomes["porosity"], abs=1e-9)
+        assert structure.thickness_um == pytest.approx(trial.outcomes["thickness_um"])
+        assert np.all(structure.position_um[:, 2] - structure.radius_um > -0.05 * structure.radius_um)

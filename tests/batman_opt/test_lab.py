@@ -200,3 +200,20 @@ def test_ingest_of_a_parquet_sheet(lab_run, tmp_path):
     result = runner.invoke(app, ["ingest", str(run), str(parquet)])
     assert result.exit_code == 0, result.output
     assert [t.status for t in RunStore(run).trials()] == [COMPLETED] * 4
+
+
+def test_dataset_from_run_exports_the_completed_trials_with_provenance(lab_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    _, run, sheet = lab_run
+    play_the_lab(sheet, fail_trial=2)
+    assert runner.invoke(app, ["ingest", str(run), str(sheet)]).exit_code == 0
+    out = tmp_path / "table.parquet"
+    result = runner.invoke(app, ["dataset", "from-run", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.column("trial").to_pylist() == [0, 1, 3]  # the failed trial is left out
+    assert {"comma_gap_um", "density_g_cm3", "tortuosity_factor"} <= set(table.column_names)
+    assert table.schema.metadata[b"batman.evaluator"] == b"lab"
+    bad = runner.invoke(app, ["dataset", "from-run", str(run), "--out", str(tmp_path / "t.xlsx")])
+    assert bad.exit_code == 2 and "use a .parquet or .csv" in bad.output
