@@ -217,3 +217,13 @@ def test_dataset_from_run_exports_the_completed_trials_with_provenance(lab_run, 
     assert table.schema.metadata[b"batman.evaluator"] == b"lab"
     bad = runner.invoke(app, ["dataset", "from-run", str(run), "--out", str(tmp_path / "t.xlsx")])
     assert bad.exit_code == 2 and "use a .parquet or .csv" in bad.output
+
+
+def test_ingest_records_a_whole_sheet_in_one_durable_part(lab_run):
+    _, run, sheet = lab_run
+    play_the_lab(sheet, fail_trial=3)
+    parts = log_bytes(run)
+    assert runner.invoke(app, ["ingest", str(run), str(sheet)]).exit_code == 0
+    new = [name for name in log_bytes(run) if name not in parts]
+    assert len(new) == 1  # a kill before the rename keeps none of the rows, after it all of them
+    assert not list((run / "trials").glob("*.tmp"))
