@@ -143,4 +143,4 @@ def test_dem_campaign_runs_on_ray_agents(tmp_path):
         bulk = structure.lateral_um[0] * structure.lateral_um[1] * structure.thickness_um
         assert 1.0 - dense / bulk == pytest.approx(trial.outcomes["porosity"], abs=1e-9)
         assert structure.thickness_um == pytest.approx(trial.outcomes["thickness_um"])
-        assert np.all(structure.position_um[:, 2] > 0.75 * structure.radius_um)  # resting on the collector at z = 0
+        assert np.all(structure.position_um[:, 2] > 0.75 * structure.radius_um)  # on the collector, z = 0
