@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from batman_opt.constraints import constraint_names
 from batman_opt.errors import BatmanError
 from batman_opt.evaluators import EVALUATORS, Evaluator, EvaluatorSetup
+from batman_opt.transfer.sources import load_source
 from sims.errors import SimError
 
 if TYPE_CHECKING:
@@ -69,7 +70,22 @@ def bind_evaluator(campaign: Campaign, base_dir: Path) -> tuple[Campaign, Evalua
         raise LocatedError(("evaluator", "options"), str(exc)) from None
     _check_inputs(campaign, evaluator)
     _check_outcomes(campaign, evaluator)
-    return campaign, evaluator
+    return _bind_sources(campaign, base_dir), evaluator
+
+
+def _bind_sources(campaign: Campaign, base_dir: Path) -> Campaign:
+    """The campaign with its transfer sources' paths absolute, each source checked by loading it."""
+    transfer = campaign.transfer
+    if not transfer.sources:
+        return campaign
+    sources = [source.with_base_dir(base_dir) for source in transfer.sources]
+    modelled = list(evaluator_setup(campaign).outcomes)
+    for i, source in enumerate(sources):
+        try:
+            load_source(source, campaign, modelled, transfer.max_source_points, i)
+        except BatmanError as exc:
+            raise LocatedError(("transfer", "sources", i), str(exc)) from None
+    return campaign.model_copy(update={"transfer": transfer.model_copy(update={"sources": sources})})
 
 
 def _check_inputs(campaign: Campaign, evaluator: Evaluator) -> None:

@@ -7,6 +7,7 @@ receives these validated objects, never raw dicts.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -136,6 +137,41 @@ class RaySpec(_Strict):
     num_cpus: int | None = Field(None, ge=1)
 
 
+class SourceSpec(_Strict):
+    """A transfer source: a table (`path`, CSV or Parquet) or an older run (`run`), relative to the
+    campaign file, with an optional renaming `columns: {their_name: our_name}`."""
+
+    path: str | None = None
+    run: str | None = None
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SourceSpec:
+        if (self.path is None) == (self.run is None):
+            raise ValueError("a source needs exactly one of 'path' (a table) or 'run' (a run directory)")
+        return self
+
+    def with_base_dir(self, base_dir: Path) -> SourceSpec:
+        """The source with its path made absolute against `base_dir` ($VARIABLES expanded)."""
+        field, value = ("path", self.path) if self.path is not None else ("run", self.run)
+        return self.model_copy(update={field: str((base_dir / os.path.expandvars(value)).resolve())})
+
+
+class TransferSpec(_Strict):
+    """Warm start from sources: how (method) and from what; see batman_opt.transfer."""
+
+    method: Literal["prior_mean", "multitask", "ensemble", "auto", "none"] = "auto"
+    sources: list[SourceSpec] = Field(default_factory=list)
+    max_source_points: int = Field(1000, ge=10, le=100_000)
+
+    @model_validator(mode="after")
+    def _sources_given(self) -> TransferSpec:
+        if self.method != "none" and not self.sources:
+            raise ValueError(f"transfer method {self.method!r} needs at least one source")
+        return self
+
+
 class Campaign(_Strict):
     """A whole campaign, as written in its YAML file."""
 
@@ -149,6 +185,7 @@ class Campaign(_Strict):
     evaluator: EvaluatorSpec
     budget: Budget = Field(default_factory=Budget)
     ray: RaySpec = Field(default_factory=RaySpec)
+    transfer: TransferSpec = Field(default_factory=lambda: TransferSpec(method="none"))
 
     @field_validator("name")
     @classmethod

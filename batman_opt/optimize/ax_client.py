@@ -29,30 +29,12 @@ from ax.api.utils.structs import GenerationStrategyDispatchStruct
 from ax.generation_strategy.generation_strategy import GenerationStrategy
 from ax.utils.common.logger import set_stderr_log_level
 
-from batman_opt.optimize.pool import PoolSelector
-from batman_opt.optimize.targets import TARGET_DISTANCE, optimization_metrics
+from batman_opt.optimize.generator import BotorchGenerator, ColdModels, ModelFactory
+from batman_opt.optimize.targets import objective_string, optimization_metrics, outcome_constraint_strings
 from batman_opt.spec import Campaign, ChoiceParameter, RangeParameter
 from batman_opt.store import COMPLETED, FAILED, RUNNING, TrialRecord
 
 set_stderr_log_level(logging.WARNING)  # Ax logs every trial at INFO; the progress bar says enough
-
-
-def objective_string(campaign: Campaign) -> str:
-    """Ax objective string ('-tortuosity_factor, mass_loading_mg_cm2'; '-target_distance' if only targets)."""
-    terms = [
-        ("-" if o.goal == "minimize" else "") + o.name for o in campaign.objectives if o.goal != "target"
-    ]
-    return ", ".join(terms) or f"-{TARGET_DISTANCE}"
-
-
-def outcome_constraint_strings(campaign: Campaign) -> list[str]:
-    """The campaign's outcome constraints plus the tolerance band of every target."""
-    bands = [
-        f"{t.name} {op} {t.target + sign * t.tolerance!r}"  # type: ignore[operator]
-        for t in campaign.targets
-        for op, sign in ((">=", -1), ("<=", 1))
-    ]
-    return list(campaign.outcome_constraints) + bands
 
 
 def _parameter_config(p: RangeParameter | ChoiceParameter) -> RangeParameterConfig | ChoiceParameterConfig:
@@ -116,11 +98,14 @@ class Suggestion:
 class CampaignOptimizer:
     """Asks Ax for recipes and tells it the outcomes, in the campaign's own terms.
 
-    With `candidates` (the pool of a pool-based evaluator) the recipes come from a PoolSelector
-    and are attached to the Ax experiment, which stays the one record of the campaign.
+    With `candidates` (the pool of a pool-based evaluator) or transfer `models` (a prior from
+    batman_opt.transfer), recipes come from a BotorchGenerator and are attached to the Ax
+    experiment, which stays the one record of the campaign.
     """
 
-    def __init__(self, campaign: Campaign, candidates: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self, campaign: Campaign, candidates: pd.DataFrame | None = None, models: ModelFactory | None = None
+    ) -> None:
         torch.set_num_threads(TORCH_THREADS)
         self.campaign = campaign
         self.client = Client(random_seed=campaign.seed)
@@ -135,19 +120,15 @@ class CampaignOptimizer:
         )
         self._strategy = _generation_strategy(campaign)
         self.client.set_generation_strategy(self._strategy)
-        self.pool = None
-        if candidates is not None:
-            objectives = [
-                (t.strip().lstrip("-"), -1.0 if t.strip().startswith("-") else 1.0)
-                for t in objective_string(campaign).split(",")
-            ]
-            self.pool = PoolSelector(campaign, candidates, objectives, outcome_constraint_strings(campaign))
+        self.generator = None
+        if candidates is not None or models is not None:
+            self.generator = BotorchGenerator(campaign, models or ColdModels(), candidates)
         self._records: dict[int, TrialRecord] = {}
 
     def suggest(self, n: int) -> list[Suggestion]:
         """Up to `n` new recipes (fixed values merged in); fewer when a pool runs out."""
-        if self.pool is not None:
-            return self._suggest_from_pool(n)
+        if self.generator is not None:
+            return self._suggest_with_botorch(n)
         trials = self.client.get_next_trials(max_trials=n)
         generator = "botorch" if self._strategy.current_node_name == "MBM" else "sobol"
         suggestions = [
@@ -157,7 +138,7 @@ class CampaignOptimizer:
         self._records.update((s.trial, TrialRecord(s.trial, RUNNING, s.parameters)) for s in suggestions)
         return suggestions
 
-    def _suggest_from_pool(self, n: int) -> list[Suggestion]:
+    def _suggest_with_botorch(self, n: int) -> list[Suggestion]:
         records = list(self._records.values())
         completed = [
             (r.parameters, optimization_metrics(r.outcomes, self.campaign))
@@ -165,7 +146,7 @@ class CampaignOptimizer:
             if r.status == COMPLETED
         ]
         pending = [r.parameters for r in records if r.status == RUNNING]
-        picks = self.pool.select(n, [r.parameters for r in records], completed, pending)
+        picks = self.generator.select(n, [r.parameters for r in records], completed, pending)
         suggestions = []
         for params, generator in picks:
             trial = self.attach(params)

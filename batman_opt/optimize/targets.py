@@ -36,3 +36,21 @@ def optimization_metrics(outcomes: Mapping[str, float], campaign: Campaign) -> d
     if all(o.goal == "target" for o in campaign.objectives):
         metrics[TARGET_DISTANCE] = target_distance(outcomes, campaign.targets)
     return metrics
+
+
+def objective_string(campaign: Campaign) -> str:
+    """Ax objective string ('-tortuosity_factor, mass_loading_mg_cm2'; '-target_distance' if only targets)."""
+    terms = [
+        ("-" if o.goal == "minimize" else "") + o.name for o in campaign.objectives if o.goal != "target"
+    ]
+    return ", ".join(terms) or f"-{TARGET_DISTANCE}"
+
+
+def outcome_constraint_strings(campaign: Campaign) -> list[str]:
+    """The campaign's outcome constraints plus the tolerance band of every target."""
+    bands = [
+        f"{t.name} {op} {t.target + sign * t.tolerance!r}"  # type: ignore[operator]
+        for t in campaign.targets
+        for op, sign in ((">=", -1), ("<=", 1))
+    ]
+    return list(campaign.outcome_constraints) + bands

@@ -1,0 +1,203 @@
+"""Recipes chosen with BoTorch directly, beside Ax: for pools (a measured table: the acquisition is
+maximized over the untried rows themselves; snapping Ax's continuous optimum to the nearest row
+would lose its ranking) and for campaigns with a transfer prior (whose models Ax cannot build).
+
+The Ax experiment stays the one record of the campaign: chosen recipes are attached to it.
+- Start: without a prior, a space-filling design until `initial_trials` recipes were tried and two
+  completed (pools: the row nearest the centre, then each time the row farthest from every tried
+  one; continuous: scrambled Sobol points continuing past the trials made). With a prior there is
+  no such start: the prior's own acquisition proposes the first recipes.
+- Then: the models of a `ModelFactory` (one output per goal metric), the acquisition of
+  batman_opt.optimize.acquisition, maximized over the pool (`optimize_acqf_discrete`) or over the
+  unit cube under the parameter constraints (`optimize_acqf`, `optimize_acqf_mixed` over the
+  combinations of numeric choices); recipes still running are pending points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_mixed
+from gpytorch.mlls import SumMarginalLogLikelihood
+
+from batman_opt.constraints import satisfies
+from batman_opt.optimize.acquisition import Goals, acquisition
+from batman_opt.optimize.space import UnitSpace
+from batman_opt.spec import Campaign, RangeParameter
+
+DEFAULT_INITIAL_TRIALS = 5
+NUM_RESTARTS, RAW_SAMPLES = 6, 256  # as the Ax strategy's lean acquisition optimizer
+DTYPE = torch.float64
+
+
+class ModelFactory(Protocol):
+    """Builds the surrogate of the goal metrics; `name` tags the recipes it chose."""
+
+    name: str
+    min_points: int
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        """A model of y (n, m metrics) on x (n, d unit cube), n >= min_points."""
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        """A model usable before any target data, with its baseline points (x, y); None if none."""
+
+
+class ColdModels:
+    """One GP per metric (standardized outcomes, MLL-fitted hyperparameters): no prior."""
+
+    name = "botorch"
+    min_points = 2
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        model = ModelListGP(
+            *(SingleTaskGP(x, y[:, [j]], outcome_transform=Standardize(m=1)) for j in range(y.shape[1]))
+        )
+        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+        return model
+
+    def prior(self) -> None:
+        return None
+
+
+class BotorchGenerator:
+    """Chooses recipes for `campaign` with the models of `models`, from `candidates` when given."""
+
+    def __init__(
+        self, campaign: Campaign, models: ModelFactory, candidates: pd.DataFrame | None = None
+    ) -> None:
+        self.campaign = campaign
+        self.space = UnitSpace(campaign)
+        self.goals = Goals.of(campaign)
+        self.models = models
+        self.pool = None if candidates is None else in_campaign(campaign, candidates)
+        self._pool_x = None if self.pool is None else self.space.to_unit(self.pool.to_dict(orient="records"))
+        self._rng = np.random.default_rng(campaign.seed)
+
+    def select(
+        self,
+        n: int,
+        tried: Sequence[Mapping[str, Any]],
+        completed: Sequence[tuple[Mapping[str, Any], Mapping[str, float]]],
+        pending: Sequence[Mapping[str, Any]],
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Up to `n` new recipes with the name of what chose each.
+
+        tried: every recipe of the trial log; completed: (recipe, metrics) of the finished ones;
+        pending: the recipes still running. Fewer than `n` only when a pool runs out.
+        """
+        free = None
+        if self._pool_x is not None:
+            free = np.ones(len(self._pool_x), dtype=bool)
+            free[self._rows(tried)] = False
+            n = min(n, int(free.sum()))
+            if n <= 0:
+                return []
+        initial = self.campaign.budget.initial_trials or DEFAULT_INITIAL_TRIALS
+        prior = self.models.prior()
+        if prior is None and (len(tried) < initial or len(completed) < self.models.min_points):
+            return self._start(n, tried, free)
+        if len(completed) >= self.models.min_points:
+            x = torch.tensor(self.space.to_unit([r for r, _ in completed]), dtype=DTYPE)
+            y = torch.tensor(
+                [[float(m[name]) for name in self.goals.metrics] for _, m in completed], dtype=DTYPE
+            )
+            model = self.models.fit(x, y)
+        else:
+            model, x, y = prior
+        x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
+        acqf = acquisition(model, self.goals, x, y, x_pending)
+        name = self.models.name if free is None else f"pool-{self.models.name}"
+        if free is not None:
+            rows = np.flatnonzero(free)
+            picked, _ = optimize_acqf_discrete(
+                acqf, q=n, choices=torch.tensor(self._pool_x[rows], dtype=DTYPE)
+            )
+            chosen = [
+                int(rows[np.argmin(np.abs(self._pool_x[rows] - p).sum(axis=1))]) for p in picked.numpy()
+            ]
+            return [(self._pool_recipe(i), name) for i in chosen]
+        return [(recipe, name) for recipe in self.space.from_unit(self._optimize(acqf, n))]
+
+    def _optimize(self, acqf: Any, n: int) -> np.ndarray:
+        bounds = torch.stack([torch.zeros(self.space.dim), torch.ones(self.space.dim)]).to(DTYPE)
+        constraints = self.space.inequality_constraints() or None
+        combos = self.space.choice_combinations()
+        kwargs = {
+            "num_restarts": NUM_RESTARTS,
+            "raw_samples": RAW_SAMPLES,
+            "inequality_constraints": constraints,
+        }
+        if combos:
+            x, _ = optimize_acqf_mixed(acqf, bounds, q=n, fixed_features_list=combos, **kwargs)
+        else:
+            x, _ = optimize_acqf(acqf, bounds, q=n, **kwargs)
+        return x.detach().numpy()
+
+    def _start(
+        self, n: int, tried: Sequence[Mapping[str, Any]], free: np.ndarray | None
+    ) -> list[tuple[dict, str]]:
+        if free is None:
+            skip = len(tried)
+            return [(r, "sobol") for r in self.space.from_unit(self.space.sobol(n, skip, self.campaign.seed))]
+        taken = list(self._pool_x[~free])
+        order = self._rng.permutation(len(self._pool_x))  # seeded tie-breaks
+        chosen = []
+        for _ in range(n):
+            options = order[free[order]]
+            if taken:
+                gaps = np.linalg.norm(self._pool_x[options, None, :] - np.array(taken)[None], axis=2).min(
+                    axis=1
+                )
+                best = int(options[int(np.argmax(gaps))])
+            else:
+                best = int(options[int(np.argmin(np.linalg.norm(self._pool_x[options] - 0.5, axis=1)))])
+            chosen.append(best)
+            taken.append(self._pool_x[best])
+            free[best] = False
+        return [(self._pool_recipe(i), "pool-maximin") for i in chosen]
+
+    def _rows(self, recipes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Pool rows of `recipes` (recipes that are not pool rows are left out)."""
+        if not recipes:
+            return np.zeros(0, dtype=int)
+        rows = []
+        for point in self.space.to_unit(recipes):
+            close = np.flatnonzero(np.all(np.isclose(self._pool_x, point, rtol=1e-9, atol=1e-12), axis=1))
+            rows += close[:1].tolist()
+        return np.array(rows, dtype=int)
+
+    def _pool_recipe(self, row: int) -> dict[str, Any]:
+        values = self.pool.iloc[row].to_dict()
+        for p in self.space.parameters:
+            if isinstance(p, RangeParameter) and p.type == "int":
+                values[p.name] = int(round(values[p.name]))
+        return {**values, **self.campaign.fixed_values}
+
+
+def in_campaign(campaign: Campaign, candidates: pd.DataFrame) -> pd.DataFrame:
+    """The candidate rows inside the campaign's bounds, choices, fixed values and parameter constraints."""
+    keep = np.ones(len(candidates), dtype=bool)
+    for p in campaign.tuned_parameters:
+        column = candidates[p.name].to_numpy(float)
+        if isinstance(p, RangeParameter):
+            keep &= (column >= p.bounds[0]) & (column <= p.bounds[1])
+            if p.type == "int":
+                keep &= column == np.round(column)
+        else:
+            keep &= np.isin(column, np.asarray(p.values, dtype=float))
+    for name, value in campaign.fixed_values.items():
+        keep &= np.isclose(candidates[name].to_numpy(float), float(value), rtol=1e-9, atol=0.0)
+    for constraint in campaign.parameter_constraints:
+        keep &= np.array(
+            [satisfies(constraint, row) for row in candidates.to_dict(orient="records")], dtype=bool
+        )
+    return candidates[keep].reset_index(drop=True)
