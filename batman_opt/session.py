@@ -15,6 +15,7 @@ The Ray manager (agents.manager) schedules agents around a session; `batman sugg
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,12 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batman_opt.campaign_evaluator import campaign_evaluator
+from batman_opt.campaign_evaluator import campaign_evaluator, evaluator_setup
+from batman_opt.errors import SpecError
 from batman_opt.evaluators import Evaluator
 from batman_opt.optimize.ax_client import CampaignOptimizer
 from batman_opt.optimize.targets import optimization_metrics, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord, write_durably
+from batman_opt.transfer.priors import build_models
+from batman_opt.transfer.sources import load_source
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,8 @@ class CampaignSession:
         self.store = store
         self.evaluator = evaluator
         candidates = evaluator.candidates
-        self.optimizer = CampaignOptimizer(campaign, candidates=candidates)
+        models = _transfer_models(campaign, store) if campaign.transfer.method != "none" else None
+        self.optimizer = CampaignOptimizer(campaign, candidates=candidates, models=models)
         records = store.trials()
         self.optimizer.replay(records)
         self.records: dict[int, TrialRecord] = {r.trial: r for r in records}
@@ -207,3 +212,40 @@ class CampaignSession:
             if Path(name).name != name or name.startswith("."):
                 raise ValueError(f"artifact name {name!r} must be a plain file name")
             write_durably(folder / name, data)
+
+
+def _transfer_models(campaign: Campaign, store: RunStore):
+    """The transfer prior of the campaign, its sources checked against the ones the run started with
+    (their SHA-256 in RUN/transfer.json: a source that changed is refused like a changed campaign)."""
+    outcomes = list(evaluator_setup(campaign).outcomes)
+    limit = campaign.transfer.max_source_points
+    sources = [
+        load_source(spec, campaign, outcomes, limit, i) for i, spec in enumerate(campaign.transfer.sources)
+    ]
+    record = {
+        s.name: {
+            "sha256": s.sha256,
+            "points": len(s.x),
+            "dropped_outside": s.dropped_outside,
+            "subsampled_from": s.subsampled_from,
+        }
+        for s in sources
+    }
+    path = store.path / "transfer.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = sorted(
+            name for name in record if before.get(name, {}).get("sha256") != record[name]["sha256"]
+        )
+        if changed:
+            raise SpecError(
+                f"{store.path}: transfer source {', '.join(changed)} changed since the run started; "
+                "restore it or use another --run-dir"
+            )
+    write_durably(path, json.dumps(record, indent=2).encode())
+    logger.info(
+        "transfer %s from %s: no Sobol start, the prior proposes the first recipes",
+        campaign.transfer.method,
+        ", ".join(f"{name} ({r['points']} points)" for name, r in record.items()),
+    )
+    return build_models(campaign, sources)

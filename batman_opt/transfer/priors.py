@@ -1,0 +1,364 @@
+"""Transfer priors: model factories (batman_opt.optimize.generator.ModelFactory) that warm-start a
+campaign's GPs with source data. Every model works on the unit cube of the campaign's parameters
+and returns one output per goal metric, in the target's units.
+
+- `PriorMeanModels` ("prior_mean"): per metric, a GP fitted once on the sources (pooled) is the mean
+  function of the target GP, m(x) = a * s(x) + b with a and b learned with the kernel by marginal
+  likelihood from the target data, so that the GP models the residual; a source that does not help
+  gets a -> 0.
+- `MultiTaskModels` ("multitask"): per metric, one `MultiTaskGP` over the source tasks and the target
+  task (an index kernel learns the inter-task correlation from the data); at most
+  `MULTITASK_SOURCE_POINTS` points per source, so that a suggestion stays fast.
+- `EnsembleModels` ("ensemble"): the ranking-weighted GP ensemble (RGPE, Feurer et al. 2018, as in
+  BoTorch's tutorial): one GP per source and one on the target, weighted by how often each ranks
+  the target data best (bootstrap of the pairwise ranking loss; leave-one-out predictions for the
+  target GP), outputs combined in standardized units and mapped back to the target's.
+- `AutoModels` ("auto"): at each fit, prior_mean or no prior, whichever has the larger
+  leave-one-out pseudo-likelihood on the target data; the choice is logged.
+Before `min_points` target points exist, every prior proposes recipes with the pooled source GP
+(no Sobol start). Source metrics are the campaign's goal metrics computed from the source outcomes
+(`target_distance` included); a metric no source has is modelled without prior.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import ModelListGP, MultiTaskGP, SingleTaskGP
+from botorch.models.model import Model, ModelList
+from botorch.models.transforms.outcome import Standardize
+from botorch.posteriors import GPyTorchPosterior
+from gpytorch.distributions import MultivariateNormal
+from gpytorch.means import Mean
+from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
+
+from batman_opt.optimize.acquisition import Goals
+from batman_opt.optimize.generator import ColdModels, ModelFactory
+from batman_opt.optimize.space import UnitSpace
+from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
+from batman_opt.spec import Campaign
+from batman_opt.transfer.sources import SourceData
+
+logger = logging.getLogger(__name__)
+
+DTYPE = torch.float64
+MULTITASK_SOURCE_POINTS = 150
+SOURCE_FIT_POINTS = 300  # source points the hyperparameters are fitted on
+BASELINE_POINTS = 200  # source points used as the acquisition's baseline before target data
+BOOTSTRAP_SAMPLES = 256
+
+
+@dataclass
+class SourceMetrics:
+    """One source on the campaign's unit cube: x (n, d) and y (n, m goal metrics, NaN if absent)."""
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def _gp(x: torch.Tensor, y: torch.Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
+    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=1))
+
+
+def _fitted(model: SingleTaskGP) -> SingleTaskGP:
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    model.eval()
+    return model
+
+
+def _fitted_source(x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
+    """A GP on many source points: hyperparameters fitted on a seeded subsample of
+    `SOURCE_FIT_POINTS`, then conditioned on every point (exact fits are cubic in the points)."""
+    if len(x) <= SOURCE_FIT_POINTS:
+        return _fitted(_gp(x, y))
+    pick = torch.from_numpy(
+        np.sort(np.random.default_rng(0).choice(len(x), SOURCE_FIT_POINTS, replace=False))
+    )
+    small = _fitted(_gp(x[pick], y[pick]))
+    full = _gp(x, y)
+    hyper = {k: v for k, v in small.state_dict().items() if not k.startswith("outcome_transform")}
+    full.load_state_dict(hyper, strict=False)
+    full.eval()
+    return full
+
+
+class SourceGPs:
+    """Per metric, a GP on the pooled source points (None where no source has that metric)."""
+
+    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+        self.models: list[SingleTaskGP | None] = []
+        for j in range(n_metrics):
+            xs = [s.x[torch.isfinite(s.y[:, j])] for s in sources]
+            ys = [s.y[torch.isfinite(s.y[:, j]), j : j + 1] for s in sources]
+            x, y = torch.cat(xs), torch.cat(ys)
+            self.models.append(_fitted_source(x, y) if len(x) >= 3 else None)
+        self.baseline = torch.cat([s.x for s in sources])
+        if len(self.baseline) > BASELINE_POINTS:
+            pick = torch.from_numpy(
+                np.random.default_rng(0).choice(len(self.baseline), BASELINE_POINTS, replace=False)
+            )
+            self.baseline = self.baseline[pick]
+
+    def mean(self, j: int, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of metric j at x (..., n, d) -> (..., n), no gradient to the source GP."""
+        with torch.no_grad():
+            return self.models[j].posterior(x).mean.squeeze(-1)
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        if any(m is None for m in self.models):
+            return None
+        model = ModelListGP(*self.models)
+        with torch.no_grad():
+            y = model.posterior(self.baseline).mean
+        return model, self.baseline, y
+
+
+class AffinePriorMean(Mean):
+    """m(x) = a * s(x) + b in the target GP's standardized units; s is a source GP's mean."""
+
+    def __init__(self, source: SourceGPs, j: int, a: float, b: float) -> None:
+        super().__init__()
+        self.source, self.j = source, j
+        self.register_parameter("a", torch.nn.Parameter(torch.tensor(a, dtype=DTYPE)))
+        self.register_parameter("b", torch.nn.Parameter(torch.tensor(b, dtype=DTYPE)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a * self.source.mean(self.j, x) + self.b
+
+
+class PriorMeanModels:
+    """Target GPs whose mean is a learned affine map of the source GP's mean (see module doc)."""
+
+    name = "botorch+prior_mean"
+    min_points = 3
+
+    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+        self.source = SourceGPs(sources, n_metrics)
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        return ModelListGP(*(self._metric(x, y[:, [j]], j) for j in range(y.shape[1])))
+
+    def _metric(self, x: torch.Tensor, y: torch.Tensor, j: int) -> SingleTaskGP:
+        if self.source.models[j] is None:
+            return _fitted(_gp(x, y))
+        mu, sigma = y.mean(), y.std().clamp_min(1e-9)
+        model = _gp(x, y, AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma)))
+        return _fitted(model)
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.source.prior()
+
+
+class MultiTaskModels:
+    """One MultiTaskGP per metric over the source tasks and the target task (the last one)."""
+
+    name = "botorch+multitask"
+    min_points = 2
+
+    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+        rng = np.random.default_rng(0)
+        self.sources = []
+        for s in sources:
+            keep = np.arange(len(s.x))
+            if len(keep) > MULTITASK_SOURCE_POINTS:
+                keep = np.sort(rng.choice(len(keep), MULTITASK_SOURCE_POINTS, replace=False))
+            self.sources.append(SourceMetrics(s.name, s.x[keep], s.y[keep]))
+        self.pooled = SourceGPs(sources, n_metrics)
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        models = []
+        target = len(self.sources)
+        for j in range(y.shape[1]):
+            xs, ys = [], []
+            for task, s in enumerate(self.sources):
+                ok = torch.isfinite(s.y[:, j])
+                xs.append(
+                    torch.cat([s.x[ok], torch.full((int(ok.sum()), 1), float(task), dtype=DTYPE)], dim=1)
+                )
+                ys.append(s.y[ok, j : j + 1])
+            xs.append(torch.cat([x, torch.full((len(x), 1), float(target), dtype=DTYPE)], dim=1))
+            ys.append(y[:, [j]])
+            model = MultiTaskGP(torch.cat(xs), torch.cat(ys), task_feature=-1, output_tasks=[target])
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            models.append(model)
+        return ModelList(*models)
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.pooled.prior()
+
+
+class WeightedEnsemble(Model):
+    """One output: sum_i w_i * standardized model i, mapped to the target's units (mean, std)."""
+
+    def __init__(
+        self,
+        models: list[Model],
+        weights: list[float],
+        scales: list[tuple[float, float]],
+        target: tuple[float, float],
+    ) -> None:
+        super().__init__()
+        self.members = [(m, w, s) for m, w, s in zip(models, weights, scales, strict=True) if w > 0]
+        self.target = target
+
+    @property
+    def num_outputs(self) -> int:
+        return 1
+
+    def posterior(self, X, output_indices=None, observation_noise=False, posterior_transform=None, **kwargs):
+        mean, covar = 0.0, 0.0
+        for model, weight, (mu, sigma) in self.members:
+            mvn = model.posterior(X).distribution
+            mean = mean + weight * (mvn.mean - mu) / sigma
+            covar = covar + weight**2 * mvn.lazy_covariance_matrix / sigma**2
+        mu_t, sigma_t = self.target
+        posterior = GPyTorchPosterior(MultivariateNormal(mean * sigma_t + mu_t, covar * sigma_t**2))
+        return posterior if posterior_transform is None else posterior_transform(posterior)
+
+
+class EnsembleModels:
+    """Ranking-weighted GP ensemble of one GP per source and one on the target (see module doc)."""
+
+    name = "botorch+ensemble"
+    min_points = 3
+
+    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+        self.per_source = [SourceGPs([s], n_metrics) for s in sources]
+        self.pooled = SourceGPs(sources, n_metrics)
+        self.names = [s.name for s in sources]
+        self.last_weights: list[dict[str, float]] = []
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        members, self.last_weights = [], []
+        rng = np.random.default_rng(len(x))
+        for j in range(y.shape[1]):
+            target = _fitted(_gp(x, y[:, [j]]))
+            bases = [
+                (g.models[j], name)
+                for g, name in zip(self.per_source, self.names, strict=True)
+                if g.models[j]
+            ]
+            predictions = [m.posterior(x).mean.detach().squeeze(-1).numpy() for m, _ in bases]
+            predictions.append(_loo_mean(target).numpy())
+            weights = _ranking_weights(predictions, y[:, j].numpy(), rng)
+            scales = [_scale(m) for m, _ in bases] + [_scale(target)]
+            stats = (float(y[:, j].mean()), float(y[:, j].std().clamp_min(1e-9)))
+            members.append(WeightedEnsemble([m for m, _ in bases] + [target], weights, scales, stats))
+            self.last_weights.append(dict(zip([n for _, n in bases] + ["target"], weights, strict=True)))
+        logger.info("ensemble weights: %s", self.last_weights)
+        return ModelList(*members)
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.pooled.prior()
+
+
+def _scale(model: SingleTaskGP) -> tuple[float, float]:
+    """Mean and std of a model's training outcomes (its Standardize transform's statistics)."""
+    transform = model.outcome_transform
+    return float(transform.means.squeeze()), float(transform.stdvs.squeeze())
+
+
+def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
+    """Leave-one-out posterior means of an exact GP at its training points (closed form), in the
+    units of its training outcomes."""
+    model.train()  # the prior at the training points, not the posterior
+    with torch.no_grad():
+        prior = model.likelihood(model(*model.train_inputs))  # standardized units
+        z = model.train_targets
+        inverse = torch.linalg.inv(prior.covariance_matrix)
+        loo = z - (inverse @ (z - prior.mean)) / torch.diagonal(inverse)
+    model.eval()
+    mu, sigma = _scale(model)
+    return loo * sigma + mu
+
+
+def _ranking_weights(predictions: list[np.ndarray], y: np.ndarray, rng: np.random.Generator) -> list[float]:
+    """RGPE weights: share of bootstrap samples in which each model misranks the fewest pairs of y."""
+    n = len(y)
+    wins = np.zeros(len(predictions))
+    for _ in range(BOOTSTRAP_SAMPLES):
+        sample = rng.integers(n, size=n)
+        truth = y[sample][:, None] < y[sample][None, :]
+        losses = np.array([np.sum((p[sample][:, None] < p[sample][None, :]) ^ truth) for p in predictions])
+        best = np.flatnonzero(losses == losses.min())
+        wins[best] += 1.0 / len(best)
+    return (wins / BOOTSTRAP_SAMPLES).tolist()
+
+
+class AutoModels:
+    """At each fit, prior_mean or no prior by leave-one-out pseudo-likelihood on the target data."""
+
+    min_points = 3
+
+    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+        self.with_prior = PriorMeanModels(sources, n_metrics)
+        self.cold = ColdModels()
+        self.name = "botorch+auto"
+        self.choice = "prior_mean"
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
+        candidates = {"prior_mean": self.with_prior.fit(x, y), "none": self.cold.fit(x, y)}
+        scores = {name: _loo_likelihood(model) for name, model in candidates.items()}
+        choice = max(scores, key=scores.get)
+        if choice != self.choice:
+            logger.warning(
+                "transfer auto: %s (leave-one-out log-likelihood %s)",
+                choice,
+                ", ".join(f"{k} {v:.2f}" for k, v in scores.items()),
+            )
+        self.choice = choice
+        self.name = f"botorch+auto:{choice}"
+        return candidates[choice]
+
+    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.with_prior.prior()
+
+
+def _loo_likelihood(model: ModelListGP) -> float:
+    """Sum over the metrics of the leave-one-out pseudo-likelihood of each fitted GP."""
+    total = 0.0
+    with torch.no_grad():
+        for gp in model.models:
+            gp.train()
+            loo = LeaveOneOutPseudoLikelihood(gp.likelihood, gp)
+            total += float(loo(gp(*gp.train_inputs), gp.train_targets))
+            gp.eval()
+    return total
+
+
+METHODS = {
+    "prior_mean": PriorMeanModels,
+    "multitask": MultiTaskModels,
+    "ensemble": EnsembleModels,
+    "auto": AutoModels,
+}
+
+
+def source_metrics(source: SourceData, space: UnitSpace, goals: Goals, campaign: Campaign) -> SourceMetrics:
+    """A source's points on the unit cube with its goal metrics (NaN where it lacks an outcome)."""
+    n = len(source.x)
+    columns = []
+    for metric in goals.metrics:
+        if metric == TARGET_DISTANCE:
+            names = [t.name for t in campaign.targets]
+            if all(name in source.outcomes for name in names):
+                outcomes = [{name: source.outcomes[name][i] for name in names} for i in range(n)]
+                columns.append([target_distance(o, campaign.targets) for o in outcomes])
+            else:
+                columns.append([np.nan] * n)
+        else:
+            columns.append(source.outcomes.get(metric, np.full(n, np.nan)).tolist())
+    x = torch.tensor(space.to_unit(source.x), dtype=DTYPE)
+    return SourceMetrics(source.name, x, torch.tensor(np.array(columns, dtype=float).T, dtype=DTYPE))
+
+
+def build_models(campaign: Campaign, sources: list[SourceData]) -> ModelFactory:
+    """The model factory of the campaign's transfer method over its loaded sources."""
+    space, goals = UnitSpace(campaign), Goals.of(campaign)
+    metrics = [source_metrics(s, space, goals, campaign) for s in sources]
+    return METHODS[campaign.transfer.method](metrics, len(goals.metrics))
