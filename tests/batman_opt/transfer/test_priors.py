@@ -1,0 +1,124 @@
+"""Transfer priors in the optimizer: a related source saves evaluations, a wrong one costs little,
+the ensemble weighs sources by how they rank the target, and a changed source is refused on resume."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from batman_opt.errors import SpecError
+from batman_opt.local import run_local
+from batman_opt.session import CampaignSession
+from batman_opt.spec import load_campaign
+from batman_opt.transfer.priors import EnsembleModels, SourceMetrics
+
+GRID = np.linspace(0.0, 1.0, 13)
+
+
+def target_f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x - 0.3) ** 2 + (y - 0.65) ** 2 + 0.03 * np.sin(5 * x)
+
+
+def source_f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Related, on another scale and with a shifted optimum (another material, another simulator)."""
+    return 2.0 * ((x - 0.33) ** 2 + (y - 0.6) ** 2) + 1.0
+
+
+def write_problem(folder: Path, method: str, source: str = "source.csv", seed: int = 1) -> Path:
+    rng = np.random.default_rng(0)
+    xs, ys = np.meshgrid(GRID, GRID)
+    rows = np.column_stack([xs.ravel(), ys.ravel(), target_f(xs.ravel(), ys.ravel())])
+    np.savetxt(folder / "target.csv", rows, delimiter=",", header="x,y,f", comments="")
+    sx, sy = rng.uniform(0, 1, (2, 300))
+    good = np.column_stack([sx, sy, source_f(sx, sy)])
+    np.savetxt(folder / "source.csv", good, delimiter=",", header="x,y,f", comments="")
+    wrong = good.copy()
+    wrong[:, 2] = rng.permutation(wrong[:, 2])  # the same values, no longer tied to the recipes
+    np.savetxt(folder / "shuffled.csv", wrong, delimiter=",", header="x,y,f", comments="")
+    spec = {
+        "name": f"tl-{method}",
+        "seed": seed,
+        "parameters": [
+            {"name": "x", "type": "float", "bounds": [0, 1]},
+            {"name": "y", "type": "float", "bounds": [0, 1]},
+        ],
+        "objectives": [{"name": "f", "goal": "minimize"}],
+        "evaluator": {"kind": "dataset", "options": {"path": "target.csv", "replicates": "mean"}},
+        "budget": {"max_trials": 30, "initial_trials": 5},
+        "transfer": {"method": method, "sources": [{"path": source}] if method != "none" else []},
+    }
+    path = folder / f"{method}-{source}-{seed}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def evaluations_to_minimum(path: Path, run_dir: Path) -> int:
+    best = float(target_f(*np.meshgrid(GRID, GRID)).min())
+    with CampaignSession.open(load_campaign(path), run_dir) as session:
+        made = run_local(session, stop=lambda r: r.outcomes.get("f", np.inf) <= best + 1e-12)
+    assert made[-1].outcomes["f"] == pytest.approx(best), "the budget ended first"
+    return len(made)
+
+
+def test_a_related_source_finds_the_optimum_in_fewer_evaluations(tmp_path):
+    cold = evaluations_to_minimum(write_problem(tmp_path, "none"), tmp_path / "cold")
+    warm = evaluations_to_minimum(write_problem(tmp_path, "prior_mean"), tmp_path / "warm")
+    assert warm <= 0.7 * cold, f"prior_mean {warm} evaluations, cold start {cold}"
+
+
+@pytest.mark.slow
+def test_a_wrong_source_costs_at_most_a_fifth_more_evaluations(tmp_path):
+    cold, wrong = [], []
+    for seed in (1, 2, 3):
+        cold.append(evaluations_to_minimum(write_problem(tmp_path, "none", seed=seed), tmp_path / f"c{seed}"))
+        wrong.append(
+            evaluations_to_minimum(
+                write_problem(tmp_path, "auto", "shuffled.csv", seed), tmp_path / f"w{seed}"
+            )
+        )
+    assert statistics.median(wrong) <= 1.2 * statistics.median(cold), (wrong, cold)
+
+
+def test_the_ensemble_weighs_a_related_source_above_a_wrong_one():
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.uniform(0, 1, (200, 2)))
+    good = source_f(x[:, 0].numpy(), x[:, 1].numpy())
+    sources = [
+        SourceMetrics("good", x, torch.tensor(good)[:, None]),
+        SourceMetrics("wrong", x, torch.tensor(rng.permutation(good))[:, None]),
+    ]
+    models = EnsembleModels(sources, n_metrics=1)
+    tx = torch.tensor(rng.uniform(0, 1, (10, 2)))
+    ty = torch.tensor(target_f(tx[:, 0].numpy(), tx[:, 1].numpy()))[:, None]
+    model = models.fit(tx, ty)
+    weights = models.last_weights[0]
+    assert weights["good"] > 0.05 > weights["wrong"], weights
+    with torch.no_grad():  # the ensemble predicts in the target's units
+        predicted = model.posterior(tx).mean.squeeze(-1)
+    assert float(torch.corrcoef(torch.stack([predicted, ty.squeeze(-1)]))[0, 1]) > 0.8
+
+
+def test_sources_are_checked_and_a_changed_source_is_refused_on_resume(tmp_path):
+    path = write_problem(tmp_path, "prior_mean")
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        run_local(session, max_trials=2)
+    assert (tmp_path / "run" / "transfer.json").exists()
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:  # unchanged: resumes
+        assert session.issued == 2
+    source = tmp_path / "source.csv"
+    source.write_text(source.read_text() + "0.5,0.5,1.2\n")  # one more row
+    with pytest.raises(SpecError, match="transfer source source changed since the run started"):
+        CampaignSession.open(load_campaign(path), tmp_path / "run").__enter__()
+    source.write_text("x,f\n0.1,2\n")
+    with pytest.raises(
+        SpecError, match=r":\d+: transfer.sources.0: .*source.csv: no column for parameter 'y'"
+    ):
+        load_campaign(path)
+    source.write_text("x,y,f\n0.1,0.2,2\n0.5,abc,3\n")
+    with pytest.raises(SpecError, match=r"source.csv: row 3, column 'y': 'abc' is not a number"):
+        load_campaign(path)
