@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     small = [r for s in results for r in s["table"] if r["fraction"] < 0.5]
     wins = sum(r["tl_wins"] for r in small)
     print(
-        f"transfer models: TL beats scratch (mean R2) in {wins}/{len(small)} (study, output, size<50%) cells; "
+        f"transfer models: TL beats scratch (mean R2) in {wins}/{len(small)} cells below 50 %; "
         + "; ".join(
             f"{s['name']} at 10%: R2 TL "
             + "/".join(f"{r['tl_r2']:.2f}" for r in s["table"] if r["fraction"] == 0.1)

@@ -58,7 +58,20 @@ def test_fine_tuning_leaves_frozen_layers_bit_identical(pretrained):
     for i, (before, after) in enumerate(zip(pretrained.layers, tuned.layers, strict=True)):
         same = torch.equal(before.weight, after.weight) and torch.equal(before.bias, after.bias)
         assert same == (i < 2), f"layer {i}"
-    assert torch.equal(pretrained.y_std, tuned.y_std)  # the source scaling is kept
+    assert torch.equal(pretrained.x_low, tuned.x_low) and torch.equal(pretrained.x_high, tuned.x_high)
+
+
+def test_reanchoring_moves_a_source_model_onto_a_shifted_target(pretrained):
+    """A target offset by 4 (many source standard deviations): re-anchoring on 3 recipes, without any
+    training, predicts it as well as the source model predicts the source."""
+    x = np.random.default_rng(9).uniform(-1, 1, (3, 3))
+    shifted = fine_tune(pretrained, x, source_function(x) + 4.0, n_frozen=2, train=TrainConfig(epochs=0))
+    x_test = np.random.default_rng(10).uniform(-1, 1, (300, 3))
+    y_test = source_function(x_test) + 4.0
+    assert r2(shifted, x_test, y_test) > 0.99
+    assert r2(pretrained, x_test, y_test) < -10  # four units off before
+    untouched = fine_tune(pretrained, x, source_function(x) + 4.0, 2, TrainConfig(epochs=0), reanchor=False)
+    assert torch.equal(untouched.y_mean, pretrained.y_mean)
 
 
 def test_transfer_beats_scratch_on_a_related_task(pretrained):
