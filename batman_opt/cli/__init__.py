@@ -5,7 +5,13 @@ import warnings
 
 from pandas.errors import Pandas4Warning
 
-from batman_opt.cli import commands_campaign, commands_lab, commands_metrics, commands_simulate  # noqa: F401
+from batman_opt.cli import (  # noqa: F401
+    commands_campaign,
+    commands_lab,
+    commands_metrics,
+    commands_simulate,
+    commands_transfer_data,
+)
 from batman_opt.cli.app import app
 
 

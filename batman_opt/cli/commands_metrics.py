@@ -29,6 +29,7 @@ from rich.table import Table
 
 from batman_opt.cli.app import app, clean_errors, console
 from batman_opt.errors import InputError
+from batman_opt.transfer.datasets import Provenance, write_dataset
 from sims.gdl import GDL_PARAMETER_RANGES, gdl_dataset, sample_gdl_parameters
 from sims.metrics import AM, CBD, PORE, MicrostructureMetrics, measure
 from sims.metrics.porosity import electrode_labels
@@ -272,8 +273,8 @@ def dataset_gdl(
     with Progress(*columns, console=console, disable=quiet) as progress:
         task = progress.add_task("gdl", total=n)
         table = gdl_dataset(params, workers=workers, on_row=lambda: progress.advance(task))
-    try:
-        table.to_parquet(out, index=False)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot write ({exc})") from None
+    command = (
+        f"batman dataset gdl --n {n} --size {size} --voxel-um {voxel_um:g} --seed {seed} --out {out.name}"
+    )
+    write_dataset(table, out, Provenance.of("gdl_dataset", seed, command))
     console.print(f"{n} GDL structures -> {out} ({time.perf_counter() - start:.0f} s)")

@@ -1,2 +1,3 @@
-"""Transfer learning: source datasets and tables, priors that warm-start the optimizer (prior mean,
-multi-task GP, ranking-weighted ensemble), and the TL property models."""
+"""Transfer learning: source tables and runs (`sources`), priors that warm-start the optimizer
+(`priors`: prior mean, multi-task GP, ranking-weighted ensemble, auto), the datasets of the study
+(`datasets`) and the TL property models (`models`, `training`: MLP ensembles, fine-tuned)."""
