@@ -304,7 +304,6 @@ def gdl_dataset_row(params: GDLParams, flux_rtol: float = 1e-3) -> dict[str, flo
     """
     gdl = generate_gdl(params)
     nx, ny, nz = params.shape
-    area = surfaces(gdl.labels, params.voxel_um)
     row: dict[str, float] = {
         "fibre_radius_um": params.fibre_radius_um,
         "porosity_uncompressed": math.nan if params.porosity is None else params.porosity,
@@ -318,10 +317,19 @@ def gdl_dataset_row(params: GDLParams, flux_rtol: float = 1e-3) -> dict[str, flo
         "nz": nz,
         "seed": params.seed,
         "n_fibres": gdl.n_fibres,
+    }
+    return {**row, **gdl_measurements(gdl, flux_rtol)}
+
+
+def gdl_measurements(gdl: GDLStructure, flux_rtol: float = 1e-3) -> dict[str, float]:
+    """The metrics of one GDL image (the measured columns of `gdl_dataset_row`)."""
+    voxel_um = gdl.voxel_um
+    area = surfaces(gdl.labels, voxel_um)
+    row: dict[str, float] = {
         "porosity": gdl.porosity,
         "binder_fraction_realised": gdl.binder_fraction,
         "specific_surface_per_um": (area.am_pore_area_um2 + area.cbd_pore_area_um2)
-        / (gdl.labels.size * params.voxel_um**3),
+        / (gdl.labels.size * voxel_um**3),
     }
     for ax in "xyz":
         row[f"geometric_tortuosity_{ax}"] = geometric_tortuosity(gdl.labels, ax).mean_tortuosity

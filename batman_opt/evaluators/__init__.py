@@ -6,6 +6,7 @@
 | dem | `dem` | numba DEM of drying and calendering, voxel metrics (s to min) |
 | dataset | `dataset` | a measured table, pool-based (ms) |
 | lab | `lab` | the laboratory, through `batman suggest` / `batman ingest` (days) |
+| gdl | `gdl` | a stochastic gas-diffusion layer and its tortuosities (s) |
 
 Kinds are imported on first use, so validating a campaign compiles nothing it does not need.
 """
@@ -33,6 +34,7 @@ EVALUATORS: dict[str, EvaluatorKind] = {
         ),
         EvaluatorKind("dataset", "batman_opt.evaluators.dataset:DatasetEvaluator", "a measured table (ms)"),
         EvaluatorKind("lab", "batman_opt.evaluators.lab:LabEvaluator", "the laboratory (days)"),
+        EvaluatorKind("gdl", "batman_opt.evaluators.gdl:GdlEvaluator", "stochastic gas-diffusion layers (s)"),
     )
 }
 
