@@ -139,12 +139,16 @@ class RaySpec(_Strict):
 
 class SourceSpec(_Strict):
     """A transfer source: a table (`path`, CSV or Parquet) or an older run (`run`), relative to the
-    campaign file, with an optional renaming `columns: {their_name: our_name}`."""
+    campaign file, with an optional renaming `columns: {their_name: our_name}` and unit change
+    `scale: {our_name: factor}` (values multiplied by the factor after renaming)."""
 
     path: str | None = None
     run: str | None = None
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     columns: dict[str, str] = Field(default_factory=dict)
+    scale: dict[str, FiniteFloat] = Field(
+        default_factory=dict, description="our_name: factor, a unit change (0.96 AM fraction -> 96 wt%: 100)"
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> SourceSpec:

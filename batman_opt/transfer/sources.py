@@ -1,8 +1,8 @@
 """Transfer sources: tables and older runs turned into points of the campaign's own search space.
 
 A source is a CSV/Parquet table (`path`) or a run directory (`run`, its completed trials), with an
-optional renaming of its columns to the campaign's names. `load_source` checks it against the
-campaign (every tuned parameter present and numeric, at least one outcome the campaign models;
+optional renaming of its columns to the campaign's names and a unit change (`scale`). `load_source`
+checks it against the campaign (every tuned parameter present and numeric, at least one outcome the campaign models;
 errors name the file, row and column), drops the rows outside the parameter bounds (with a count),
 subsamples large sources to `max_source_points` (stratified on the first objective, seeded) and
 returns a `SourceData` with a SHA-256 of the file(s) it was read from, so that a resumed run can
@@ -64,8 +64,15 @@ def load_source(
     found = [o for o in outcomes if o in columns]
     if not found:
         raise InputError(f"{table.path}: no column of the campaign's outcomes ({', '.join(outcomes)})")
-    x = np.array([[table.number(i, columns[p]) for p in params] for i in range(len(table.rows))])
-    y = {o: np.array([_number_or_nan(table, i, columns[o]) for i in range(len(table.rows))]) for o in found}
+
+    def factor(name: str) -> float:
+        return float(spec.scale.get(name, 1.0))
+
+    x = np.array([[table.number(i, columns[p]) * factor(p) for p in params] for i in range(len(table.rows))])
+    y = {
+        o: np.array([_number_or_nan(table, i, columns[o]) for i in range(len(table.rows))]) * factor(o)
+        for o in found
+    }
     inside = np.ones(len(x), dtype=bool)
     for j, p in enumerate(campaign.tuned_parameters):
         low, high = p.bounds if p.type in ("float", "int") else (min(p.values), max(p.values))
