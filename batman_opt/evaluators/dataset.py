@@ -96,6 +96,10 @@ class DatasetEvaluator(Evaluator):
         """The table's distinct recipes, one row each, columns = the inputs."""
         return pd.DataFrame(self._recipes, columns=list(self.inputs))
 
+    def replicates(self, row: int) -> np.ndarray:
+        """The measured replicates of candidate `row`: (replicates, outcomes), NaN where absent."""
+        return self._y[self._group == row]
+
     def evaluate(self, params: Mapping[str, Any]) -> Evaluation:
         try:
             key = np.array([float(params[n]) for n in self.inputs])
@@ -106,7 +110,7 @@ class DatasetEvaluator(Evaluator):
             shown = ", ".join(f"{n}={v:g}" for n, v in zip(self.inputs, key, strict=True))
             raise EvaluationFailed(f"recipe {shown} is not in {Path(self.options.path).name}")
         group = int(match[0])
-        rows = self._y[self._group == group]
+        rows = self.replicates(group)
         if self.options.replicates == "mean":
             values = np.nanmean(rows, axis=0)
             note = f"mean of {len(rows)} replicates"
