@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from batman_opt.campaign_evaluator import campaign_evaluator, evaluator_setup
 from batman_opt.errors import SpecError
 from batman_opt.evaluators import Evaluator
-from batman_opt.optimize.ax_client import CampaignOptimizer
+from batman_opt.optimize.ax_client import TORCH_THREADS, CampaignOptimizer
 from batman_opt.optimize.targets import optimization_metrics, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord, write_durably
@@ -60,6 +62,7 @@ class CampaignSession:
         self.campaign = campaign
         self.store = store
         self.evaluator = evaluator
+        torch.set_num_threads(TORCH_THREADS)  # before any model is fitted, the transfer prior's included
         candidates = evaluator.candidates
         models = _transfer_models(campaign, store) if campaign.transfer.method != "none" else None
         self.optimizer = CampaignOptimizer(campaign, candidates=candidates, models=models)

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 DTYPE = torch.float64
 MULTITASK_SOURCE_POINTS = 150
 SOURCE_FIT_POINTS = 300  # source points the hyperparameters are fitted on
-BASELINE_POINTS = 200  # source points used as the acquisition's baseline before target data
+BASELINE_POINTS = 24  # source points in the acquisition's baseline before target data (cost is cubic)
 BOOTSTRAP_SAMPLES = 256
 
 
@@ -97,6 +97,7 @@ class SourceGPs:
             ys = [s.y[torch.isfinite(s.y[:, j]), j : j + 1] for s in sources]
             x, y = torch.cat(xs), torch.cat(ys)
             self.models.append(_fitted_source(x, y) if len(x) >= 3 else None)
+        self._weights: dict[int, tuple] = {}
         self.baseline = torch.cat([s.x for s in sources])
         if len(self.baseline) > BASELINE_POINTS:
             pick = torch.from_numpy(
@@ -105,9 +106,24 @@ class SourceGPs:
             self.baseline = self.baseline[pick]
 
     def mean(self, j: int, x: torch.Tensor) -> torch.Tensor:
-        """Posterior mean of metric j at x (..., n, d) -> (..., n), no gradient to the source GP."""
-        with torch.no_grad():
-            return self.models[j].posterior(x).mean.squeeze(-1)
+        """Posterior mean of metric j at x (..., n, d) -> (..., n), in the source's units and
+        differentiable in x: k(x, X_s) alpha with alpha solved once (the source GP is not a module of
+        the target model: its hyperparameters stay as fitted)."""
+        if j not in self._weights:
+            model = self.models[j]
+            with torch.no_grad():
+                train_x = model.train_inputs[0]
+                k = model.covar_module(train_x).to_dense() + model.likelihood.noise * torch.eye(
+                    len(train_x), dtype=DTYPE
+                )
+                constant = model.mean_module(train_x)
+                alpha = torch.cholesky_solve(
+                    (model.train_targets - constant)[:, None], torch.linalg.cholesky(k)
+                )
+            mu, sigma = _scale(model)
+            self._weights[j] = (model.covar_module, train_x, alpha.squeeze(-1), constant[0], mu, sigma)
+        covar, train_x, alpha, constant, mu, sigma = self._weights[j]
+        return (covar(x, train_x).to_dense() @ alpha + constant) * sigma + mu
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         if any(m is None for m in self.models):
