@@ -5,7 +5,7 @@ import warnings
 
 from pandas.errors import Pandas4Warning
 
-from batman_opt.cli import commands_campaign, commands_metrics, commands_simulate  # noqa: F401
+from batman_opt.cli import commands_campaign, commands_metrics, commands_report, commands_simulate  # noqa: F401
 from batman_opt.cli.app import app
 
 
