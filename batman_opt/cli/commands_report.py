@@ -10,6 +10,7 @@ import typer
 
 from batman_opt.cli.app import app, clean_errors, console
 from batman_opt.cli.commands_campaign import _print_recipes
+from batman_opt.errors import InputError
 from batman_opt.report import pareto_recipes
 from batman_opt.store import RunStore
 
@@ -44,3 +45,46 @@ def report(
         print(json.dumps({"campaign": campaign.name, "recipes": [r.to_json() for r in recipes]}))
     elif html is None and png is None:
         _print_recipes(campaign, recipes)
+
+
+@app.command()
+@clean_errors
+def view(
+    target: Annotated[Path, typer.Argument(help="run directory (with --trial) or a structure .npz file")],
+    trial: Annotated[int | None, typer.Option(help="trial whose electrode to show (run directory)")] = None,
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("electrode.html"),
+    layers: Annotated[bool, typer.Option(help="pore phase, concentration and path layers")] = True,
+) -> None:
+    """An interactive 3D view of an electrode (one HTML file that opens offline)."""
+    from batman_opt.report.electrode_view import read_frames, write_view
+    from sims.structure import ElectrodeStructure
+
+    if target.suffix == ".npz" or target.is_file():
+        structure = ElectrodeStructure.load(target)
+        write_view(out, structure, title=f"{target.name}: electrode", layers=layers)
+    else:
+        if trial is None:
+            raise InputError(f"{target}: name the trial to show with --trial N")
+        store = RunStore(target)
+        campaign = store.load_campaign()
+        record = next((t for t in store.trials() if t.trial == trial), None)
+        if record is None:
+            raise InputError(f"{target}: no trial {trial} in the trial log")
+        folder = target / "artifacts" / str(trial)
+        if not (folder / "structure.npz").exists():
+            raise InputError(
+                f"{target}: trial {trial} has no electrode structure ({folder / 'structure.npz'}; "
+                f"the {campaign.evaluator.kind!r} evaluator writes none, the dem evaluator does)"
+            )
+        series = folder / "timeseries.parquet"
+        write_view(
+            out,
+            ElectrodeStructure.load(folder / "structure.npz"),
+            title=f"{campaign.name}: trial {trial} ({record.status})",
+            frames=read_frames(series) if series.exists() else None,
+            parameters=record.parameters,
+            outcomes=record.outcomes,
+            campaign=campaign,
+            layers=layers,
+        )
+    console.print(f"3D view: {out} ({out.stat().st_size / 1e6:.1f} MB)")
