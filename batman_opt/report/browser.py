@@ -160,9 +160,13 @@ class HeadlessChromium:
             result.errors.append(f"{url}: no load event within 60 s")
         self._pump(result, settle_s)
         if evaluate is not None:
+            bounded = (  # a promise that never settles (the page broke) rejects after 20 s
+                f"Promise.race([Promise.resolve({evaluate}), new Promise((_, no) => "
+                "setTimeout(() => no(new Error('evaluation did not settle in 20 s')), 20000))])"
+            )
             answer = self._call(
                 "Runtime.evaluate",
-                {"expression": evaluate, "awaitPromise": True, "returnByValue": True},
+                {"expression": bounded, "awaitPromise": True, "returnByValue": True},
                 result,
             )
             if "exceptionDetails" in answer:

@@ -104,7 +104,7 @@
     xaxis: { title: { text: "frame" } }, yaxis: { title: { text: "height above collector (um)" } },
     legend: { orientation: "h", y: -0.25 },
     shapes: [{ type: "line", x0: last, x1: last, yref: "paper", y0: 0, y1: 1, line: { color: "#d73027", dash: "dot" } }],
-  }, { displaylogo: false, responsive: true });
+  }, { displayModeBar: false, responsive: true });
   slider.max = String(last);
   slider.value = String(last);
   function show(index) {

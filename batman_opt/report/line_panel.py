@@ -22,6 +22,7 @@ ELECTRODE = (
     "density_g_cm3",
     "porosity",
     "spring_back_pct",
+    "max_pressure_mpa",
     "tortuosity_factor",
 )
 
