@@ -88,3 +88,38 @@ def view(
             layers=layers,
         )
     console.print(f"3D view: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+export_app = typer.Typer(no_args_is_help=True, help="Export a trial's electrode to other tools.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("pybamm")
+@clean_errors
+def export_pybamm(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    trial: Annotated[int, typer.Option(help="trial whose electrode to export")],
+    out: Annotated[Path, typer.Option(help="PyBaMM parameter file (JSON) to write")] = Path("params.json"),
+) -> None:
+    """The electrode of a trial as a PyBaMM parameter set (Chen2020 with this positive electrode);
+    load it with pybamm.ParameterValues.from_json and the DFN option transport efficiency =
+    tortuosity factor (batman_opt.cell documents the mapping)."""
+    from batman_opt.cell import BASE_SET, MODEL_OPTIONS, parameter_values, positive_electrode
+
+    store = RunStore(run_dir)
+    campaign = store.load_campaign()
+    record = next((t for t in store.trials() if t.trial == trial), None)
+    if record is None or record.status != "completed":
+        state = "no such trial" if record is None else f"trial {trial} is {record.status}"
+        raise InputError(f"{run_dir}: {state}; export needs a completed trial")
+    outcomes = dict(record.outcomes)
+    if "am_mass_fraction" in record.parameters:  # the recipe's formulation, else the material's
+        outcomes["am_mass_fraction"] = record.parameters["am_mass_fraction"]
+    electrode = positive_electrode(outcomes, campaign.material)
+    parameter_values(electrode).to_json(str(out))
+    console.print(
+        f"{out}: {BASE_SET} with trial {trial}'s positive electrode "
+        f"(thickness {electrode.thickness_m * 1e6:.1f} um, "
+        f"porosity {electrode.porosity:.3f}, AM fraction {electrode.am_volume_fraction:.3f}, "
+        f"tortuosity {electrode.tortuosity_factor:.3g}); model options {MODEL_OPTIONS}"
+    )
