@@ -82,7 +82,8 @@ def pareto_front_card(data: RunData) -> Card:
         "pareto",
         "Pareto front",
         f"{len(data.recipes)} Pareto-optimal recipes among {len(data.completed)} completed trials "
-        f"({n_meet} meeting every target), in the campaign's objectives"
+        + (f"({n_meet} meeting every target)" if data.campaign.targets else "")
+        + ", in the campaign's objectives"
         + (" (3D: drag to turn)" if len(axes) >= 3 else "")
         + "; "
         "hover a point for its recipe. Infeasible trials (outcome constraints) are not drawn.",

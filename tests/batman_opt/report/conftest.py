@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from batman_opt.spec import load_campaign
+from batman_opt.spec import ChoiceParameter, load_campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord
 from sims import process
 from sims.electrode import simulate_electrode
@@ -21,9 +21,10 @@ from sims.structure import ElectrodeStructure
 REPO = Path(__file__).resolve().parents[3]
 
 
-def write_process_run(path: Path, n: int = 24, seed: int = 0) -> Path:
-    """A quickstart run directory: n trials on 2 agents, the 6th failed, the last one still running."""
-    campaign = load_campaign(REPO / "campaigns" / "quickstart.yaml")
+def write_process_run(path: Path, n: int = 24, seed: int = 0, campaign_file: str = "quickstart.yaml") -> Path:
+    """A run directory of a process campaign: n random recipes on 2 agents, the 6th failed, the last
+    one still running."""
+    campaign = load_campaign(REPO / "campaigns" / campaign_file)
     rng = np.random.default_rng(seed)
     store = RunStore(path, lock=False)
     store.trials_dir.mkdir(parents=True, exist_ok=True)
@@ -32,12 +33,15 @@ def write_process_run(path: Path, n: int = 24, seed: int = 0) -> Path:
     records = []
     for i in range(n):
         params = {
-            p.name: float(p.bounds[0] + rng.random() * (p.bounds[1] - p.bounds[0]))
+            p.name: p.values[rng.integers(len(p.values))]
+            if isinstance(p, ChoiceParameter)
+            else float(p.bounds[0] + rng.random() * (p.bounds[1] - p.bounds[0]))
             for p in campaign.tuned_parameters
         }
+        params.update(campaign.fixed_values)
         agent = f"process-{i % 2}"
         start, end = clock + 0.5 * i, clock + 0.5 * i + 0.8
-        generator = "sobol" if i < campaign.budget.initial_trials else "botorch"
+        generator = "sobol" if i < (campaign.budget.initial_trials or 5) else "botorch"
         common = {"evaluator": "process", "agent": agent, "start_time": start, "generator": generator}
         if i == 5:
             records.append(

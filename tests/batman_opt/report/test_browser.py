@@ -16,7 +16,7 @@ from batman_opt.report.electrode_view import read_frames, write_view
 from batman_opt.report.html import build_cards, render_html
 from batman_opt.store import RunStore
 from sims.structure import ElectrodeStructure
-from tests.batman_opt.report.conftest import lattice_structure
+from tests.batman_opt.report.conftest import lattice_structure, write_process_run
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None, reason="chromium is not installed (apt-get install chromium; .ci/run does it)"
@@ -81,6 +81,11 @@ def _check_report(browser: HeadlessChromium, run_dir: Path, tmp_path: Path) -> N
 
 def test_report_of_a_process_run_renders_without_errors(browser, process_run: Path, tmp_path: Path):
     _check_report(browser, process_run, tmp_path)
+
+
+def test_report_of_a_multiobjective_run_with_choices_renders_without_errors(browser, tmp_path: Path):
+    run = write_process_run(tmp_path / "run", n=16, campaign_file="multiobjective.yaml")
+    _check_report(browser, run, tmp_path)
 
 
 def test_view_of_a_structure_renders_layers_without_errors(browser, tmp_path: Path):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from batman_opt.cli import app
 from batman_opt.optimize.targets import target_distance
 from batman_opt.report.cards import RunData
-from batman_opt.report.convergence import convergence
+from batman_opt.report.convergence import convergence, hypervolume_trace
 from batman_opt.report.front import pareto_front_card
 from batman_opt.report.html import build_cards, render_html
 from batman_opt.report.model import fit_outcomes, partial_dependence, sobol_indices
@@ -34,6 +34,30 @@ def test_convergence_follows_the_best_target_distance_and_marks_the_switch(proce
     assert np.allclose(best.y, np.minimum.accumulate(distances))
     switch = [s for s in figure.layout.shapes if s.type == "line" and s.x0 == s.x1]
     assert [s.x0 for s in switch] == [QUICKSTART.budget.initial_trials - 0.5]
+
+
+def test_several_objectives_follow_the_hypervolume_of_the_feasible_front():
+    campaign = load_campaign(
+        REPO / "campaigns" / "multiobjective.yaml"
+    )  # max loading, min tau, porosity >= 0.25
+
+    def trial(i: int, loading: float, tau: float, porosity: float = 0.3) -> TrialRecord:
+        outcomes = {"mass_loading_mg_cm2": loading, "tortuosity_factor": tau, "porosity": porosity}
+        return TrialRecord(i, COMPLETED, {}, outcomes)
+
+    trials = [
+        trial(0, 10, 2.0),
+        trial(1, 20, 3.0),
+        trial(2, 15, 2.5),
+        trial(3, 12, 2.8),
+        trial(4, 40, 1.0, 0.2),
+    ]
+    ids, volumes = hypervolume_trace(RunData(campaign, trials))
+    # reference (9, -3.1): boxes 1 x 1.1, then + 10 x 0.1, then + 5 x 0.5; trial 3 is dominated,
+    # trial 4 infeasible (porosity)
+    assert ids == [0, 1, 2, 3]
+    assert volumes == pytest.approx([1.1, 2.1, 4.6, 4.6])
+    assert convergence(RunData(campaign, trials)).title == "Convergence (hypervolume)"
 
 
 def test_generator_falls_back_to_the_initial_trial_budget_for_older_logs():
