@@ -57,11 +57,7 @@ def main() -> None:
             frames=frames,
         )
         with HeadlessChromium(1400, 900) as wide:
-            shown = wide.open(
-                view.as_uri(),
-                settle_s=3.0,
-                evaluate="document.getElementById('layer-6') && document.getElementById('layer-6').click()",
-            )
+            shown = wide.open(view.as_uri(), settle_s=3.0)
     errors = page.errors + shown.errors
     if errors:
         raise SystemExit(f"the pages logged errors: {errors}")

@@ -59,14 +59,26 @@
     line: { color: "#444", width: 3 }, hoverinfo: "name",
   };
 
+  function aspect(lengths) {
+    const longest = Math.max.apply(null, lengths);
+    return { x: lengths[0] / longest, y: lengths[1] / longest, z: lengths[2] / longest };
+  }
+
   const last = V.frames.length - 1;
+  const zmin = -1, zmax = top * 1.02;
+  const ratio = aspect([box.lx, box.ly, zmax - zmin]);
+  const filmCentre = ((box.thickness / 2 - (zmax + zmin) / 2) / (zmax - zmin)) * ratio.z;
   const traces = sphereTraces(V.frames[last]).concat([collector, boxTrace], V.layers);
   const layout = {
     margin: { l: 0, r: 0, t: 0, b: 0 }, legend: { x: 0, y: 1 }, uirevision: "keep",
     scene: {
-      aspectmode: "data", camera: { eye: { x: 1.6, y: -1.6, z: 0.9 } },
+      // true proportions over the axis ranges (aspectmode "data" would follow the meshes, which
+      // overhang the periodic box, and squash z)
+      aspectmode: "manual", aspectratio: ratio,
+      // looking at the final film (a drying slurry may stand much taller)
+      camera: { eye: { x: 1.3, y: -1.3, z: 0.55 + filmCentre }, center: { x: 0, y: 0, z: filmCentre } },
       xaxis: { title: { text: "x (um)" }, range: [0, box.lx] }, yaxis: { title: { text: "y (um)" }, range: [0, box.ly] },
-      zaxis: { title: { text: "z (um)" }, range: [-1, top * 1.02] },
+      zaxis: { title: { text: "z (um)" }, range: [zmin, zmax] },
     },
   };
   const scene = document.getElementById("scene");
