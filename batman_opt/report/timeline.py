@@ -63,6 +63,18 @@ def agents_timeline(data: RunData) -> Card:
             ],
             hoverinfo="text",
         )
+        figure.add_scatter(  # a tick at each start: ms-long trials of a minute-long campaign stay visible
+            y=[agent for agent, *_ in group],
+            x=[dt.datetime.fromtimestamp(start, dt.UTC).isoformat() for *_, start, _ in group],
+            mode="markers",
+            marker={
+                "symbol": "line-ns-open",
+                "size": 16,
+                "color": COLOURS["trial" if status == "completed" else status],
+            },
+            showlegend=False,
+            hoverinfo="skip",
+        )
     figure.update_xaxes(type="date", title="time (UTC)")
     figure.update_yaxes(title="agent", categoryorder="category descending")
     figure.update_layout(barmode="overlay")

@@ -4,6 +4,9 @@ error in the console, and a screenshot that is not blank. Skipped when chromium 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ pytestmark = pytest.mark.skipif(
     find_chromium() is None, reason="chromium is not installed (apt-get install chromium; .ci/run does it)"
 )
 MIN_VARIANCE = 200.0  # grey-level variance of a screenshot; a blank page has 0, a page of text ~1000
+MIN_FIGURE_VARIANCE = 100.0  # of one figure's PNG: an empty plotly figure with axis titles has ~30
 COUNT_PLOTS = "[...document.querySelectorAll('.js-plotly-plot')].filter(d => d._fullLayout).length"
 TOGGLE_LAYERS_AND_SLIDE = """
 new Promise(resolve => {
@@ -111,3 +115,42 @@ def test_report_and_view_of_a_dem_run_render_without_errors(browser, dem_run: Pa
     assert page.errors == []
     assert page.value["label"].startswith(frames[1].label)  # the slider moved the particles to frame 1
     assert variance(page.screenshot_png) > MIN_VARIANCE
+
+
+@pytest.mark.slow
+def test_report_of_a_real_quickstart_campaign_with_pngs(browser, tmp_path: Path):
+    run_dir, html, figures = tmp_path / "quickstart", tmp_path / "report.html", tmp_path / "figures"
+    root = Path(__file__).resolve().parents[3]
+    command = [sys.executable, "-c", "from batman_opt.cli import main; main()"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    ran = subprocess.run(
+        [
+            *command,
+            "run",
+            "campaigns/quickstart.yaml",
+            "--run-dir",
+            str(run_dir),
+            "--max-trials",
+            "12",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+        env=env,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    reported = subprocess.run(
+        [*command, "report", str(run_dir), "--html", str(html), "--png", str(figures)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+        env=env,
+    )
+    assert reported.returncode == 0, reported.stdout + reported.stderr
+    page = browser.open(html.as_uri(), settle_s=2.0, evaluate=COUNT_PLOTS)
+    assert page.errors == [] and page.value == len(list(figures.glob("*.png"))) >= 6
+    assert variance(page.screenshot_png) > MIN_VARIANCE
+    assert all(variance(png.read_bytes()) > MIN_FIGURE_VARIANCE for png in figures.glob("*.png"))
