@@ -29,7 +29,7 @@ MIN_FIGURE_VARIANCE = 100.0  # of one figure's PNG: an empty plotly figure with 
 COUNT_PLOTS = "[...document.querySelectorAll('.js-plotly-plot')].filter(d => d._fullLayout).length"
 TOGGLE_LAYERS_AND_SLIDE = """
 new Promise(resolve => {
-  document.querySelectorAll('#layers input').forEach(box => box.click());
+  document.querySelectorAll('#layers input:not(:checked)').forEach(box => box.click());  // layers on
   const slider = document.getElementById('time');
   if (Number(slider.max) > 0) { slider.value = '1'; slider.dispatchEvent(new Event('input')); }
   setTimeout(() => resolve({traces: document.getElementById('scene').data.length,
