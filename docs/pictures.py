@@ -18,7 +18,7 @@ from PIL import Image
 
 from batman_opt.report.browser import HeadlessChromium
 from batman_opt.report.cards import RunData
-from batman_opt.report.electrode_view import read_frames, write_view
+from batman_opt.report.electrode_view import read_time_series, write_view
 from batman_opt.report.html import build_cards, render_html
 from batman_opt.store import RunStore
 from sims.structure import ElectrodeStructure
@@ -49,12 +49,12 @@ def main() -> None:
         report = Path(tmp) / "report.html"
         report.write_text(render_html(data, build_cards(data)))
         page = browser.open(report.as_uri(), settle_s=2.0)
-        frames = read_frames(args.timeseries) if args.timeseries else None
+        series = read_time_series(args.timeseries) if args.timeseries else None
         view = write_view(
             Path(tmp) / "view.html",
             ElectrodeStructure.load(args.structure),
             title=args.structure.name,
-            frames=frames,
+            series=series,
         )
         with HeadlessChromium(1400, 900) as wide:
             shown = wide.open(view.as_uri(), settle_s=3.0)

@@ -56,7 +56,7 @@ def view(
     layers: Annotated[bool, typer.Option(help="pore phase, concentration and path layers")] = True,
 ) -> None:
     """An interactive 3D view of an electrode (one HTML file that opens offline)."""
-    from batman_opt.report.electrode_view import read_frames, write_view
+    from batman_opt.report.electrode_view import read_time_series, write_view
     from sims.structure import ElectrodeStructure
 
     if target.suffix == ".npz" or target.is_file():
@@ -81,7 +81,7 @@ def view(
             out,
             ElectrodeStructure.load(folder / "structure.npz"),
             title=f"{campaign.name}: trial {trial} ({record.status})",
-            frames=read_frames(series) if series.exists() else None,
+            series=read_time_series(series) if series.exists() else None,
             parameters=record.parameters,
             outcomes=record.outcomes,
             campaign=campaign,

@@ -40,7 +40,12 @@
     });
   }
 
-  const box = V.box, top = Math.max.apply(null, V.frames.map(function (f) { return Math.max(f.top, f.plate || 0); }));
+  const heights = V.curve === null ? [] : V.curve.top.concat(V.curve.plate).filter(function (h) { return h !== null; });
+  const box = V.box, top = Math.max.apply(null, heights.concat([box.thickness]).concat(V.frames.map(function (f) {
+    let high = 0;
+    for (let p = 0; p < f.z.length; p++) high = Math.max(high, f.z[p] + f.r[p]);
+    return high;
+  })));
   const collector = {
     type: "mesh3d", name: "current collector", color: V.colours.collector, hoverinfo: "name", showlegend: true,
     x: [0, box.lx, box.lx, 0, 0, box.lx, box.lx, 0], y: [0, 0, box.ly, box.ly, 0, 0, box.ly, box.ly],
@@ -98,24 +103,28 @@
     holder.appendChild(label);
   });
 
-  // time slider and the plate / film-top curve
+  // time slider and the heights / pressure curve of every frame
   const slider = document.getElementById("time"), text = document.getElementById("timelabel");
-  const curve = document.getElementById("curve");
-  if (V.frames.length < 2) {
+  const curve = document.getElementById("curve"), C = V.curve;
+  if (C === null || V.frames.length < 2) {
     document.getElementById("side").style.display = "none";
     return;
   }
-  const n = V.frames.map(function (_, i) { return i; });
-  Plotly.newPlot(curve, [
-    { x: n, y: V.frames.map(function (f) { return f.plate; }), mode: "lines+markers", name: "plate (top wall)",
-      text: V.frames.map(function (f) { return f.label; }), connectgaps: false },
-    { x: n, y: V.frames.map(function (f) { return f.top; }), mode: "lines+markers", name: "film top (highest particle)",
-      text: V.frames.map(function (f) { return f.label; }) },
-  ], {
-    margin: { l: 55, r: 10, t: 30, b: 45 }, title: { text: "Compression and release", font: { size: 14 } },
+  const lines = [
+    { x: C.frame, y: C.plate, mode: "lines", name: "plate / roll bottom (um)", text: C.label, connectgaps: false },
+    { x: C.frame, y: C.top, mode: "lines", name: "film top (um)", text: C.label },
+  ];
+  if (C.pressure.some(function (p) { return p !== null; })) {
+    lines.push({ x: C.frame, y: C.pressure, mode: "lines", name: "pressure (MPa)", yaxis: "y2", text: C.label,
+                 line: { color: "#d73027" }, connectgaps: false });
+  }
+  const at = V.frames[last].frame;
+  Plotly.newPlot(curve, lines, {
+    margin: { l: 55, r: 55, t: 30, b: 45 }, title: { text: "Drying, compression and release", font: { size: 14 } },
     xaxis: { title: { text: "frame" } }, yaxis: { title: { text: "height above collector (um)" } },
+    yaxis2: { title: { text: "pressure (MPa)" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false },
     legend: { orientation: "h", y: -0.25 },
-    shapes: [{ type: "line", x0: last, x1: last, yref: "paper", y0: 0, y1: 1, line: { color: "#d73027", dash: "dot" } }],
+    shapes: [{ type: "line", x0: at, x1: at, yref: "paper", y0: 0, y1: 1, line: { color: "#444", dash: "dot" } }],
   }, { displayModeBar: false, responsive: true });
   slider.max = String(last);
   slider.value = String(last);
@@ -128,9 +137,10 @@
       j: meshes.map(function (m) { return m.j; }), k: meshes.map(function (m) { return m.k; }),
       name: meshes.map(function (m) { return m.name; }),
     }, [0, 1]);
-    Plotly.relayout(curve, { "shapes[0].x0": index, "shapes[0].x1": index });
-    text.textContent = frame.label + (frame.plate === null ? "" : ", plate at " + frame.plate.toFixed(2) + " um") +
-      ", film top " + frame.top.toFixed(2) + " um";
+    Plotly.relayout(curve, { "shapes[0].x0": frame.frame, "shapes[0].x1": frame.frame });
+    const k = C.frame.indexOf(frame.frame);
+    text.textContent = frame.label + (C.pressure[k] === null ? "" : ", pressure " + C.pressure[k].toFixed(2) + " MPa") +
+      ", film top " + C.top[k].toFixed(2) + " um";
   }
   slider.addEventListener("input", function () { show(Number(slider.value)); });
   text.textContent = V.frames[last].label;

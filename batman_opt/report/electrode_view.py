@@ -9,10 +9,9 @@ phase (isosurface of the pore fraction on a coarse grid), the concentration fiel
 tortuosity solve (pores D, CBD nanoporosity^1.5 D, as the dem outcomes) on the mid-plane
 y = L/2 (c = 1 at the collector, 0 at the top), and one shortest
 geometric pore path through the thickness. With a time series: a slider through the frames of
-drying and calendering, beside the plate and film-top heights, where the spring-back shows as the
-film top rising after the plate lifts (the time series holds no plate force, so the curve shows
-heights; the trial's max_pressure_mpa is in the line panel). The "line" panel puts the recipe on
-the process chain.
+drying and calendering, beside the plate and film-top heights and the plate (or roll) pressure of
+every frame, where the spring-back shows as the film top rising after the plate lifts. The "line"
+panel puts the recipe on the process chain.
 
 Size for the default RVE (300 AM and ~3,200 CBD particles): 5.5 MB without a time series, of which
 4.8 MB are plotly.js; 7.2 MB with 21 frames.
@@ -109,47 +108,64 @@ def _midpoint(verts: list[np.ndarray], cache: dict[tuple[int, int], int], a: int
 
 @dataclass
 class Frame:
-    """Particles at one instant (um) and what the protocol was doing."""
+    """Particles at one instant (um), what the protocol was doing, and the frame's id in its file."""
 
     label: str
+    frame: int
     position_um: np.ndarray
     radius_um: np.ndarray
     phase: np.ndarray
-    plate_um: float
 
 
-def read_frames(path: str | Path, max_frames: int = MAX_FRAMES) -> list[Frame]:
-    """Up to `max_frames` evenly spaced frames (first and last kept) of a time-series Parquet file."""
+@dataclass
+class Curve:
+    """Per-frame heights (um) and plate pressure (MPa, NaN where nothing presses) of a whole time series."""
+
+    frame: np.ndarray
+    label: list[str]
+    plate_um: np.ndarray
+    film_top_um: np.ndarray
+    pressure_mpa: np.ndarray
+
+
+COLUMNS = ["stage", "frame", "step", "type_id", "radius_um", "x_um", "y_um", "z_um", "wall_top_um"]
+
+
+def read_time_series(path: str | Path, max_frames: int = MAX_FRAMES) -> tuple[list[Frame], Curve]:
+    """Up to `max_frames` evenly spaced frames (first and last kept) of a time-series Parquet file, and
+    the heights and pressure of every frame (files written before `wall_pressure_pa` existed: NaN)."""
     path = Path(path)
     try:
-        table = pq.read_table(
-            path,
-            columns=["stage", "frame", "step", "type_id", "radius_um", "x_um", "y_um", "z_um", "wall_top_um"],
-        )
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=COLUMNS + [c for c in ("wall_pressure_pa",) if c in names])
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{path}: not a time series ({exc})") from None
-    frame_ids = np.asarray(table.column("frame"))
-    ids = np.unique(frame_ids)
-    keep = ids[np.unique(np.rint(np.linspace(0, len(ids) - 1, min(max_frames, len(ids)))).astype(int))]
-    columns = {
-        n: np.asarray(table.column(n))
-        for n in ("step", "type_id", "radius_um", "x_um", "y_um", "z_um", "wall_top_um")
-    }
-    stage = table.column("stage").to_pylist()
-    frames = []
-    for f in keep:
-        rows = np.flatnonzero(frame_ids == f)
-        plate = float(columns["wall_top_um"][rows[0]])
-        frames.append(
-            Frame(
-                f"{stage[rows[0]]}, step {int(columns['step'][rows[0]])}",
-                np.stack([columns[a][rows] for a in ("x_um", "y_um", "z_um")], axis=1).astype(float),
-                columns["radius_um"][rows].astype(float),
-                np.where(columns["type_id"][rows] == AM_TYPE, AM, CBD),
-                plate,
-            )
+    col = {n: np.asarray(table.column(n)) for n in table.column_names if n != "stage"}
+    stage = np.asarray(table.column("stage").to_pylist())
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(col["frame"])) + 1])  # one row group per frame
+    ids = col["frame"][starts]
+    pressure = col.get("wall_pressure_pa", np.full(len(stage), np.nan))
+    labels = [f"{stage[i]}, step {int(col['step'][i])}" for i in starts]
+    curve = Curve(
+        ids,
+        labels,
+        col["wall_top_um"][starts].astype(float),
+        np.maximum.reduceat(col["z_um"] + col["radius_um"], starts).astype(float),
+        1e-6 * pressure[starts].astype(float),
+    )
+    keep = np.unique(np.rint(np.linspace(0, len(ids) - 1, min(max_frames, len(ids)))).astype(int))
+    ends = np.append(starts[1:], len(stage))
+    frames = [
+        Frame(
+            labels[k],
+            int(ids[k]),
+            np.stack([col[a][starts[k] : ends[k]] for a in ("x_um", "y_um", "z_um")], axis=1).astype(float),
+            col["radius_um"][starts[k] : ends[k]].astype(float),
+            np.where(col["type_id"][starts[k] : ends[k]] == AM_TYPE, AM, CBD),
         )
-    return frames
+        for k in keep
+    ]
+    return frames, curve
 
 
 def _coarse(field: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
@@ -243,17 +259,33 @@ def _nan_to_none(a: np.ndarray) -> list[Any]:
     return [[None if np.isnan(v) else float(v) for v in row] for row in a]
 
 
-def _frame_json(frame: Frame | ElectrodeStructure, label: str, plate_um: float | None) -> dict[str, Any]:
+def _frame_json(frame: Frame | ElectrodeStructure, label: str, frame_id: int | None) -> dict[str, Any]:
     pos = frame.position_um
     return {
         "label": label,
+        "frame": frame_id,
         "x": pos[:, 0].round(2).tolist(),
         "y": pos[:, 1].round(2).tolist(),
         "z": pos[:, 2].round(2).tolist(),
         "r": frame.radius_um.round(3).tolist(),
         "phase": frame.phase.astype(int).tolist(),
-        "plate": None if plate_um is None or not np.isfinite(plate_um) else round(float(plate_um), 3),
-        "top": round(float(np.max(pos[:, 2] + frame.radius_um)), 3),
+    }
+
+
+def _curve_json(curve: Curve | None) -> dict[str, Any] | None:
+    if curve is None:
+        return None
+    return {
+        "frame": curve.frame.tolist(),
+        "label": curve.label,
+        **{
+            key: [None if not np.isfinite(v) else round(float(v), 4) for v in values]
+            for key, values in (
+                ("plate", curve.plate_um),
+                ("top", curve.film_top_um),
+                ("pressure", curve.pressure_mpa),
+            )
+        },
     }
 
 
@@ -261,7 +293,7 @@ def view_html(
     structure: ElectrodeStructure,
     *,
     title: str,
-    frames: list[Frame] | None = None,
+    series: tuple[list[Frame], Curve] | None = None,
     parameters: Mapping[str, object] | None = None,
     outcomes: Mapping[str, float] | None = None,
     campaign: Campaign | None = None,
@@ -269,14 +301,18 @@ def view_html(
 ) -> str:
     """The 3D view of `structure` (the last slider position when there are frames) as HTML."""
     lx, ly = (float(v) for v in structure.lateral_um)
-    series = [_frame_json(f, f.label, f.plate_um) for f in frames or []]
-    series.append(_frame_json(structure, "final structure", None))
+    frames, curve = series if series is not None else ([], None)
+    shown = [_frame_json(f, f.label, f.frame) for f in frames]
+    shown.append(
+        _frame_json(structure, "final structure", int(curve.frame[-1]) if curve is not None else None)
+    )
     templates = {}
     for phase, level in SPHERE_LEVEL.items():
         v, f = icosphere(level)
         templates[str(phase)] = {"v": v.round(5).ravel().tolist(), "f": f.ravel().tolist()}
     payload = {
-        "frames": series,
+        "frames": shown,
+        "curve": _curve_json(curve),
         "templates": templates,
         "colours": {str(k): v for k, v in COLOURS.items()},
         "box": {"lx": lx, "ly": ly, "thickness": structure.thickness_um},

@@ -15,7 +15,7 @@ from PIL import Image
 
 from batman_opt.report.browser import HeadlessChromium, find_chromium
 from batman_opt.report.cards import RunData
-from batman_opt.report.electrode_view import read_frames, write_view
+from batman_opt.report.electrode_view import read_time_series, write_view
 from batman_opt.report.html import build_cards, render_html
 from batman_opt.store import RunStore
 from sims.structure import ElectrodeStructure
@@ -104,12 +104,16 @@ def test_view_of_a_structure_renders_layers_without_errors(browser, tmp_path: Pa
 def test_report_and_view_of_a_dem_run_render_without_errors(browser, dem_run: Path, tmp_path: Path):
     _check_report(browser, dem_run, tmp_path)
     artifacts = dem_run / "artifacts" / "0"
-    frames = read_frames(artifacts / "timeseries.parquet")
+    frames, curve = read_time_series(artifacts / "timeseries.parquet")
+    calendering = np.array(["calender" in label for label in curve.label])
+    assert (
+        np.nanmax(curve.pressure_mpa[calendering]) > 1.0 and np.isnan(curve.pressure_mpa[~calendering]).all()
+    )
     out = write_view(
         tmp_path / "dem.html",
         ElectrodeStructure.load(artifacts / "structure.npz"),
         title="dem",
-        frames=frames,
+        series=(frames, curve),
     )
     page = browser.open(out.as_uri(), settle_s=2.0, evaluate=TOGGLE_LAYERS_AND_SLIDE)
     assert page.errors == []

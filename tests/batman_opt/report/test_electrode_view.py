@@ -11,9 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from batman_opt.cli import app
-from batman_opt.report.electrode_view import icosphere, layer_traces, view_html
+from batman_opt.report.electrode_view import icosphere, layer_traces, read_time_series, view_html
 from batman_opt.report.line_panel import line_panel
 from batman_opt.spec import load_campaign
+from sims.materials import get_material
+from sims.protocols.packing import pack_slurry, particle_counts
+from sims.protocols.timeseries import TimeSeriesWriter
 from tests.batman_opt.report.conftest import REPO, lattice_structure
 
 
@@ -81,3 +84,21 @@ def test_view_command_refuses_trials_without_a_structure(process_run: Path, tmp_
     structure = lattice_structure().save(tmp_path / "lattice.npz")
     result = runner.invoke(app, ["view", str(structure), "--out", str(tmp_path / "v.html"), "--no-layers"])
     assert result.exit_code == 0 and (tmp_path / "v.html").stat().st_size > 1e6
+
+
+def test_time_series_gives_every_frame_to_the_curve_and_a_few_to_the_slider(tmp_path: Path):
+    state, box = pack_slurry(particle_counts(get_material("NMC111"), 0.96, 10), 30e-6, 40e-6)
+    path = tmp_path / "series.parquet"
+    with TimeSeriesWriter(path, every=1) as writer:
+        for k in range(5):
+            state.position[:, 2] -= 1e-6  # the film sinks 1 um per frame under a rising pressure
+            stage = "drying" if k < 2 else "calender_load"
+            pressure = float("nan") if k < 2 else 1e6 * k
+            writer.write(stage, k, 1e-9 * k, state, (box.hi[0], box.hi[1]), 40e-6, wall_pressure_pa=pressure)
+    frames, curve = read_time_series(path, max_frames=3)
+    assert [f.frame for f in frames] == [0, 2, 4] and curve.frame.tolist() == [0, 1, 2, 3, 4]
+    top = (state.position[:, 2] + state.radius).max() * 1e6
+    assert curve.film_top_um == pytest.approx(top + np.arange(4, -1, -1), abs=1e-3)
+    assert np.isnan(curve.pressure_mpa[:2]).all() and curve.pressure_mpa[2:].tolist() == [2.0, 3.0, 4.0]
+    assert frames[-1].position_um[:, 2] == pytest.approx(state.position[:, 2] * 1e6, abs=1e-3)
+    assert frames[1].label == "calender_load, step 2"
