@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from batman_opt.report.cards import Card, RunData
+from batman_opt.report.html import build_cards, render_html
 from batman_opt.spec import ChoiceParameter, load_campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord
 from sims import process
@@ -101,3 +103,13 @@ def dem_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def process_report(process_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Card]]:
+    """The HTML report of the process run (made once: the GP cards take seconds) and its cards."""
+    data = RunData.of(RunStore(process_run))
+    cards = build_cards(data)
+    path = tmp_path_factory.mktemp("reports") / "process.html"
+    path.write_text(render_html(data, cards), encoding="utf-8")
+    return path, cards

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from batman_opt.report.browser import HeadlessChromium, find_chromium
-from batman_opt.report.cards import RunData
+from batman_opt.report.cards import Card, RunData
 from batman_opt.report.electrode_view import read_time_series, write_view
 from batman_opt.report.html import build_cards, render_html
 from batman_opt.store import RunStore
@@ -77,14 +77,18 @@ def _check_report(browser: HeadlessChromium, run_dir: Path, tmp_path: Path) -> N
     cards = build_cards(data)
     out = tmp_path / "report.html"
     out.write_text(render_html(data, cards))
-    page = browser.open(out.as_uri(), settle_s=2.0, evaluate=COUNT_PLOTS)
+    _check_page(browser, out, cards)
+
+
+def _check_page(browser: HeadlessChromium, path: Path, cards: list[Card]) -> None:
+    page = browser.open(path.as_uri(), settle_s=2.0, evaluate=COUNT_PLOTS)
     assert page.errors == []
     assert page.value == sum(c.figure is not None for c in cards)  # every figure drawn
     assert variance(page.screenshot_png) > MIN_VARIANCE
 
 
-def test_report_of_a_process_run_renders_without_errors(browser, process_run: Path, tmp_path: Path):
-    _check_report(browser, process_run, tmp_path)
+def test_report_of_a_process_run_renders_without_errors(browser, process_report: tuple[Path, list[Card]]):
+    _check_page(browser, *process_report)
 
 
 def test_report_of_a_multiobjective_run_with_choices_renders_without_errors(browser, tmp_path: Path):

@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 
 from batman_opt.cli import app
 from batman_opt.optimize.targets import target_distance
-from batman_opt.report.cards import RunData
+from batman_opt.report.cards import Card, RunData
 from batman_opt.report.convergence import convergence, hypervolume_trace
 from batman_opt.report.front import pareto_front_card
-from batman_opt.report.html import build_cards, render_html
 from batman_opt.report.model import fit_outcomes, partial_dependence, sobol_indices
 from batman_opt.report.timeline import utilisation
 from batman_opt.spec import load_campaign
@@ -128,17 +127,23 @@ def test_utilisation_counts_busy_agent_time():
     assert utilisation(data) == pytest.approx(0.75)
 
 
-def test_html_report_is_self_contained_and_lists_failures(process_run: Path):
-    data = RunData.of(RunStore(process_run))
-    cards = build_cards(data)
-    page = render_html(data, cards)
+def test_html_report_is_self_contained_and_lists_failures(process_report: tuple[Path, list[Card]]):
+    path, cards = process_report
+    page = path.read_text()
     assert external_resources(page) == []
     assert external_resources('<script src="https://cdn.plot.ly/p.js"></script>') == [
         "script https://cdn.plot.ly/p.js"
     ]
     assert page.count("Plotly.newPlot") == sum(c.figure is not None for c in cards)
-    assert {c.name for c in cards} >= {"convergence", "pareto", "trials", "partial_dependence", "sensitivity",
-                                       "parity", "timeline"}  # fmt: skip
+    assert {c.name for c in cards} >= {
+        "convergence",
+        "pareto",
+        "trials",
+        "partial_dependence",
+        "sensitivity",
+        "parity",
+        "timeline",
+    }
     assert "timeout after 30 s" in page  # the failed trial's reason
 
 
