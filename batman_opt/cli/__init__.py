@@ -9,6 +9,7 @@ from batman_opt.cli import (  # noqa: F401
     commands_campaign,
     commands_lab,
     commands_metrics,
+    commands_report,
     commands_simulate,
     commands_transfer_data,
 )

@@ -1,4 +1,4 @@
-"""Campaign commands: run, status, report, validate, schema."""
+"""Campaign commands: run, status, validate, schema."""
 
 from __future__ import annotations
 
@@ -62,22 +62,6 @@ def status(
         f"{counts['running']} running, budget {counts['max_trials']}"
         + ("" if counts["manager_active"] else " (no manager running)")
     )
-
-
-@app.command()
-@clean_errors
-def report(
-    run_dir: Annotated[Path, typer.Argument(help="run directory")],
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-) -> None:
-    """The Pareto-optimal recipes of a run, best first, with their distance to the targets."""
-    store = RunStore(run_dir)
-    campaign = store.load_campaign()
-    recipes = pareto_recipes(campaign, store.trials())
-    if as_json:
-        print(json.dumps({"campaign": campaign.name, "recipes": [r.to_json() for r in recipes]}))
-        return
-    _print_recipes(campaign, recipes)
 
 
 def _print_recipes(campaign: Campaign, recipes: list[Recipe]) -> None:

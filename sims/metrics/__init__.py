@@ -17,6 +17,7 @@ from sims.metrics.geometry import (
     RDFResult,
     geometric_tortuosity,
     radial_distribution,
+    shortest_pore_path,
 )
 from sims.metrics.porosity import MassResult, PorosityResult, electrode_labels, mass_and_thickness, porosity
 from sims.metrics.surfaces import SurfaceResult, surfaces
@@ -41,6 +42,7 @@ __all__ = [
     "measure",
     "porosity",
     "radial_distribution",
+    "shortest_pore_path",
     "surfaces",
     "tortuosity",
     "voxelize_spheres",

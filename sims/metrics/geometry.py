@@ -148,6 +148,38 @@ def geometric_tortuosity(image: VoxelImage | np.ndarray, axis: str | int = "z") 
     )
 
 
+def shortest_pore_path(image: VoxelImage | np.ndarray, axis: str | int = "z") -> np.ndarray:
+    """Voxel indices (k, 3), in the image's axes, of one shortest pore path from the inlet layer to
+    the outlet voxel it reaches soonest (the path of `min_tortuosity`); (0, 3) when none exists."""
+    img = as_image(image)
+    ax = axis_index(axis)
+    pore = np.ascontiguousarray(np.moveaxis(img.labels == PORE, ax, 0))
+    dist = _path_lengths(pore)
+    outlet = dist[-1]
+    if not np.isfinite(outlet).any():
+        return np.zeros((0, 3), dtype=np.int64)
+    node = np.array([pore.shape[0] - 1, *np.unravel_index(np.argmin(outlet), outlet.shape)])
+    steps = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if a or b or c])
+    lengths = np.sqrt(np.abs(steps).sum(axis=1))
+    path = [node]
+    while dist[tuple(node)] > 0.0:
+        best, best_d = node, dist[tuple(node)]
+        for step, length in zip(steps, lengths, strict=True):
+            q = node + step
+            if np.all(q >= 0) and np.all(q < pore.shape) and abs(dist[tuple(q)] + length - best_d) < 1e-9:
+                best = q
+                break
+        if best is node:
+            raise RuntimeError("shortest path backtracking lost its way")  # distances are exact sums
+        node = best
+        path.append(node)
+    moved = np.array(path[::-1])
+    order = [ax] + [a for a in range(3) if a != ax]  # axis of the image held by each moved column
+    out = np.empty_like(moved)
+    out[:, order] = moved
+    return out
+
+
 @dataclass(frozen=True)
 class RDFResult:
     """Radial distribution function g(r) of particle centres: bin centres `r_um` and `g` (both (n_bins,))."""

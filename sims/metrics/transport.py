@@ -420,7 +420,8 @@ class TortuositySolver:
     """Steady diffusion through an image along one axis; `solve()` returns a TortuosityResult.
 
     `phase_diffusivity` maps labels to D / D_bulk (default: pores 1, solids 0), e.g. to let the
-    nanoporous CBD conduct with a Bruggeman-reduced diffusivity.
+    nanoporous CBD conduct with a Bruggeman-reduced diffusivity. After `solve()`, `concentration`
+    holds the field c (image axes; 1 on the inlet, 0 on the outlet, NaN off the conducting voxels).
     """
 
     def __init__(
@@ -438,6 +439,8 @@ class TortuositySolver:
         self.volume_fraction = float(self._cond.mean(dtype=np.float64))
         self._active = percolating_mask(self._cond > 0, 0)
         self.n_unknowns = int(np.count_nonzero(self._active))
+        self._axis = axis_index(axis)
+        self.concentration: np.ndarray | None = None
 
     def solve(self, flux_rtol: float = 1e-3, max_iter: int = 500) -> TortuosityResult:
         """Solve until the fluxes through inlet, layers and outlet agree within `flux_rtol`.
@@ -472,6 +475,8 @@ class TortuositySolver:
         x[1:-1, 1:-1, 1:-1] = (1.0 - (np.arange(shape[0]) + 0.5) / shape[0])[:, None, None] * self._active
         iterations, converged = _mg_pcg(levels, x, b, flux_rtol, max_iter)
         flux = _layer_fluxes(x, fine.gx)
+        field = np.where(self._active, x[1:-1, 1:-1, 1:-1], np.nan)
+        self.concentration = np.moveaxis(field, 0, self._axis)
         r = fine.padded_zeros()
         _residual(x, b, fine.gx, fine.gy, fine.gz, fine.diag, r)
         residual = float(np.linalg.norm(r) / np.linalg.norm(b))

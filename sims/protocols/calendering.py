@@ -199,7 +199,7 @@ def calender(
         log.debug(
             "calendering stage %d: plate %.4g m, pressure %.4g Pa, I %.3g", stage, plate.z, pressure, i_num
         )
-        frames.maybe(s, plate.z, s.time * time_scale)
+        frames.maybe(s, plate.z, s.time * time_scale, wall_pressure_pa=pressure)
         if stage != 0:
             return False
         if plate.z <= gap * (1.0 + 1e-9) or (

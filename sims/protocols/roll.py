@@ -224,7 +224,7 @@ def roll_calender(
         per_speed = (arc_now / radius + descent) / bottom  # strain rate at the entry / roll speed
         i_num = inertial_number(roll.velocity[0] * per_speed, pressure, sim.state) if stage == 0 else 0.0
         rec.append((travel, bottom, force, pressure, stage, i_num))
-        frames.maybe(sim, bottom, sim.time * time_scale)
+        frames.maybe(sim, bottom, sim.time * time_scale, wall_pressure_pa=pressure)
         return pressure, per_speed
 
     def load(s: Simulation) -> bool:
@@ -280,7 +280,7 @@ def roll_calender(
     def touch(s: Simulation) -> None:
         pressure = plate.mean_force[2] / area
         rec.append((roll.center_x - x0, plate.z, plate.mean_force[2], pressure, 2, 0.0))
-        frames.maybe(s, plate.z, s.time * time_scale)
+        frames.maybe(s, plate.z, s.time * time_scale, wall_pressure_pa=pressure)
         if pressure >= cfg.touch_pressure_pa:
             approach[0] = lift_speed
         excess = pressure / cfg.touch_pressure_pa - 1.0

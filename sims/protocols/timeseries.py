@@ -3,8 +3,9 @@
 Long format, one row per particle per frame: `stage` (protocol name), `frame`, `step`, `time_s`
 (simulated time, s), `real_time_s` (process time the frame stands for once time scaling is undone,
 s), `particle`, `type_id` (0 AM, 1 CBD), `radius_um`, `x_um`, `y_um`, `z_um`, `vx_m_s`, `vy_m_s`,
-`vz_m_s`, `wall_top_um` (top wall height, NaN when there is none) and `box_x_um`, `box_y_um` (periodic
-box). One row group per frame, so a reader can stream frames.
+`vz_m_s`, `wall_top_um` (top wall height, NaN when there is none), `box_x_um`, `box_y_um` (periodic
+box) and `wall_pressure_pa` (mean pressure of the calender plate or roll over the last block, NaN
+where none presses). One row group per frame, so a reader can stream frames.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SCHEMA = pa.schema(
         ("wall_top_um", pa.float32()),
         ("box_x_um", pa.float32()),
         ("box_y_um", pa.float32()),
+        ("wall_pressure_pa", pa.float32()),
     ]
 )
 
@@ -70,6 +72,7 @@ class TimeSeriesWriter:
         box_lateral_m: tuple[float, float],
         wall_top_m: float = float("nan"),
         real_time_s: float = float("nan"),
+        wall_pressure_pa: float = float("nan"),
     ) -> None:
         """Append one frame (positions in um, velocities in m/s)."""
         n = state.n
@@ -93,6 +96,7 @@ class TimeSeriesWriter:
             "wall_top_um": np.full(n, wall_top_m * um, dtype=np.float32),
             "box_x_um": np.full(n, box_lateral_m[0] * um, dtype=np.float32),
             "box_y_um": np.full(n, box_lateral_m[1] * um, dtype=np.float32),
+            "wall_pressure_pa": np.full(n, wall_pressure_pa, dtype=np.float32),
         }
         self._writer.write_table(pa.table(cols, schema=SCHEMA))
         self.n_frames += 1
@@ -120,11 +124,27 @@ class FrameRecorder:
         """Name the next stage; its simulation starts counting again at 0 after `steps_so_far` steps."""
         self.stage, self.offset = stage, steps_so_far
 
-    def maybe(self, sim: Simulation, wall_top_m: float, real_time_s: float, force: bool = False) -> None:
+    def maybe(
+        self,
+        sim: Simulation,
+        wall_top_m: float,
+        real_time_s: float,
+        force: bool = False,
+        wall_pressure_pa: float = float("nan"),
+    ) -> None:
         """Write the simulation's state if a frame is due (or `force`)."""
         if self.writer is None:
             return
         step = self.offset + sim.step
         if force or self.last_step is None or step - self.last_step >= self.writer.every:
-            self.writer.write(self.stage, step, sim.time, sim.state, self.lateral_m, wall_top_m, real_time_s)
+            self.writer.write(
+                self.stage,
+                step,
+                sim.time,
+                sim.state,
+                self.lateral_m,
+                wall_top_m,
+                real_time_s,
+                wall_pressure_pa,
+            )
             self.last_step = step

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sims.errors import PhysicalInputError
-from sims.metrics import AM, PORE, geometric_tortuosity, radial_distribution
+from sims.metrics import AM, PORE, geometric_tortuosity, radial_distribution, shortest_pore_path
 
 
 def test_straight_pores_have_geometric_tortuosity_one():
@@ -29,6 +29,27 @@ def test_zig_zag_channel_has_its_path_ratio():
         labels[phase if phase <= 4 else 8 - phase, 1, z] = PORE
     result = geometric_tortuosity(labels, "z")
     assert result.mean_tortuosity == pytest.approx(math.sqrt(2.0))
+
+
+def test_shortest_path_follows_the_zig_zag_channel_and_has_its_length():
+    labels = np.full((6, 3, 21), AM, dtype=np.uint8)
+    for z in range(21):
+        phase = z % 8
+        labels[phase if phase <= 4 else 8 - phase, 1, z] = PORE
+    path = shortest_pore_path(labels, "z")
+    assert path[:, 2].tolist() == list(range(21))  # inlet to outlet, one voxel per layer
+    assert np.all(labels[tuple(path.T)] == PORE)
+    length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+    assert length / 20 == pytest.approx(geometric_tortuosity(labels, "z").min_tortuosity)
+
+
+def test_shortest_path_along_x_of_a_straight_channel_and_none_when_blocked():
+    labels = np.full((12, 5, 4), AM, dtype=np.uint8)
+    labels[:, 2, 1] = PORE
+    path = shortest_pore_path(labels, "x")
+    assert path.tolist() == [[i, 2, 1] for i in range(12)]
+    labels[6, 2, 1] = AM
+    assert shortest_pore_path(labels, "x").shape == (0, 3)
 
 
 def test_blocked_pores_give_infinite_tortuosity_with_a_note():

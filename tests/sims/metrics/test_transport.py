@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sims.errors import PhysicalInputError
-from sims.metrics import AM, CBD, PORE, tortuosity
+from sims.metrics import AM, CBD, PORE, TortuositySolver, tortuosity
 from sims.metrics.synthetic import blobs, random_sphere_packing
 
 
@@ -155,3 +155,18 @@ def test_multigrid_hierarchy_is_consistent_when_axes_coarsen_differently(shape):
     expected = c0 * c1 / c2  # fine faces summed, times h_fine / h_coarse
     full = interior[: shape[0] // c0, : shape[1] // c1]
     assert np.allclose(full, expected)
+
+
+def test_concentration_field_drops_five_times_faster_in_a_five_times_less_diffusive_layer():
+    labels = np.full((20, 6, 6), PORE, dtype=np.uint8)
+    labels[10:] = CBD  # in series along x: pores then CBD with D = 0.2 D_bulk
+    labels[:, 0, 0] = AM  # a solid column: no concentration there
+    solver = TortuositySolver(labels, "x", phase_diffusivity={PORE: 1.0, CBD: 0.2})
+    solver.solve(flux_rtol=1e-6)
+    c = solver.concentration
+    assert c.shape == labels.shape and np.isnan(c[:, 0, 0]).all()
+    profile = c[:, 3, 3]
+    assert profile[0] < 1.0 and profile[-1] > 0.0 and np.all(np.diff(profile) < 0)
+    drop_pores, drop_cbd = -np.diff(profile[2:9]).mean(), -np.diff(profile[12:19]).mean()
+    assert drop_cbd / drop_pores == pytest.approx(5.0, rel=1e-3)
+    assert np.nanstd(c[5]) < 1e-6  # layers are iso-concentration

@@ -18,7 +18,10 @@ def test_frames_round_trip(tmp_path):
         steps = [s for s in range(12) if w.due(s)]
         for k, step in enumerate(steps):
             state.position[:, 2] -= 1e-7 * k
-            w.write("drying", step, step * 1e-9, state, (box.hi[0], box.hi[1]), wall_top_m=40e-6)
+            pressure = 1e6 * k if k else float("nan")  # no wall pressing in the first frame
+            w.write(
+                "drying", step, step * 1e-9, state, (box.hi[0], box.hi[1]), 40e-6, wall_pressure_pa=pressure
+            )
     assert steps == [0, 5, 10]
     f = pq.ParquetFile(path)
     assert f.metadata.num_row_groups == 3
@@ -31,6 +34,8 @@ def test_frames_round_trip(tmp_path):
     assert set(table.stage) == {"drying"} and table.step.max() == 10
     np.testing.assert_allclose(table.vz_m_s, -0.01, rtol=1e-6)
     np.testing.assert_allclose(table.wall_top_um, 40.0, rtol=1e-6)
+    by_frame = table.groupby("frame").wall_pressure_pa.first()
+    assert np.isnan(by_frame[0]) and by_frame[1:].tolist() == [1e6, 2e6]
 
 
 def test_every_must_be_positive(tmp_path):

@@ -45,7 +45,7 @@ class Recipe:
         }
 
 
-def _minimized(campaign: Campaign, outcomes: dict[str, float]) -> list[float]:
+def minimized(campaign: Campaign, outcomes: dict[str, float]) -> list[float]:
     """Objective vector to minimize for Pareto dominance."""
     values = [target_distance(outcomes, campaign.targets)] if campaign.targets else []
     for objective in campaign.objectives:
@@ -75,7 +75,7 @@ def pareto_recipes(campaign: Campaign, trials: list[TrialRecord]) -> list[Recipe
     ]
     if not feasible:
         return []
-    points = np.array([_minimized(campaign, t.outcomes) for t in feasible])
+    points = np.array([minimized(campaign, t.outcomes) for t in feasible])
     recipes = []
     for trial, keep in zip(feasible, pareto_front(points), strict=True):
         if not keep:
@@ -91,7 +91,7 @@ def pareto_recipes(campaign: Campaign, trials: list[TrialRecord]) -> list[Recipe
                 deviations=target_deviations(trial.outcomes, campaign.targets),
             )
         )
-    recipes.sort(key=lambda r: (not r.meets_targets, _minimized(campaign, r.outcomes)))
+    recipes.sort(key=lambda r: (not r.meets_targets, minimized(campaign, r.outcomes)))
     return recipes
 
 
