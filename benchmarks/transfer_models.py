@@ -92,32 +92,41 @@ def with_recipe_ids(table: pd.DataFrame) -> pd.DataFrame:
 def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
     """The studies whose data are present, and a note per study skipped."""
     electrode_bounds = np.array([ELECTRODE_SPACE[k] for k in ELECTRODE_INPUTS])
-    outputs = ("density_g_cm3", "mass_loading_mg_cm2")
-    graphite = pd.read_parquet(DATA / "graphite_process.parquet")
-    studies = [
-        Study(
-            f"graphite -> {name}",
-            graphite,
-            with_recipe_ids(finite_rows(pd.read_parquet(DATA / f"{file}.parquet"), outputs)),
-            ELECTRODE_INPUTS,
-            outputs,
-            electrode_bounds,
-        )
-        for name, file in (("NMC111", "nmc111_dem"), ("SiGr", "sigr_dem"))
-    ]
+    electrode_out = ("density_g_cm3", "mass_loading_mg_cm2")
     gdl_out = ("geometric_tortuosity_in_plane", "geometric_tortuosity_through_plane")
-    studies.append(
-        Study(
-            "GDL200 -> GDL1000",
-            finite_rows(pd.read_parquet(DATA / "gdl200.parquet"), gdl_out),
-            with_recipe_ids(finite_rows(pd.read_parquet(DATA / "gdl1000.parquet"), gdl_out)),
-            GDL_INPUTS,
-            gdl_out,
-            np.array([GDL_BOUNDS[k] for k in GDL_INPUTS]),
-        )
-    )
+    gdl_bounds = np.array([GDL_BOUNDS[k] for k in GDL_INPUTS])
+    plans = [
+        (
+            "graphite -> NMC111",
+            "graphite_process",
+            "nmc111_dem",
+            ELECTRODE_INPUTS,
+            electrode_out,
+            electrode_bounds,
+        ),
+        (
+            "graphite -> SiGr",
+            "graphite_process",
+            "sigr_dem",
+            ELECTRODE_INPUTS,
+            electrode_out,
+            electrode_bounds,
+        ),
+        ("GDL200 -> GDL1000", "gdl200", "gdl1000", GDL_INPUTS, gdl_out, gdl_bounds),
+    ]
+    studies, notes = [], []
+    for name, source, target, inputs, outputs, bounds in plans:
+        missing = [f"{DATA / f}.parquet" for f in (source, target) if not (DATA / f"{f}.parquet").is_file()]
+        if missing:
+            notes.append(
+                f"{name} skipped: {', '.join(missing)} not found (campaigns/data/README.md rebuilds it)"
+            )
+            continue
+        source_table = finite_rows(pd.read_parquet(DATA / f"{source}.parquet"), outputs)
+        target_table = with_recipe_ids(finite_rows(pd.read_parquet(DATA / f"{target}.parquet"), outputs))
+        studies.append(Study(name, source_table, target_table, inputs, outputs, bounds))
     if not lab_dir.is_dir():
-        return studies, [f"sim -> real skipped: lab data not found at {lab_dir}"]
+        return studies, [*notes, f"sim -> real skipped: lab data not found at {lab_dir}"]
     studies.append(
         Study(
             "sim NMC111 -> lab NMC111",
@@ -128,7 +137,7 @@ def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
             np.array([LAB_SPACE[k] for k in LAB_INPUTS]),
         )
     )
-    return studies, []
+    return studies, notes
 
 
 def scores(model: MLPEnsemble, test: pd.DataFrame, study: Study) -> dict[str, dict[str, float]]:
