@@ -167,12 +167,14 @@ def dem_dataset(
     seed: int,
     *,
     n_am: int | None = None,
+    lateral_diameters: float = DEM_LATERAL_DIAMETERS,
     threads: int = 1,
     on_row: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """`n` recipes over DEM_SPACE whose film is simulated by the DEM (module doc).
 
-    Columns: ELECTRODE_INPUTS, ELECTRODE_OUTPUTS, thickness_um (coated loading / DEM density),
+    n_am: AM particles of the RVE (default DEM_N_AM); lateral_diameters: RVE side in largest AM
+    diameters. Columns: ELECTRODE_INPUTS, ELECTRODE_OUTPUTS, thickness_um (coated loading / DEM density),
     rve_thickness_um and rve_mass_loading_mg_cm2 (the simulated RVE's own), dem_seconds. A recipe whose
     DEM run fails (SimulationFailed, or a calendering gap denser than the solids allow) is logged and
     left out.
@@ -180,7 +182,7 @@ def dem_dataset(
     n_am = DEM_N_AM.get(material, 60) if n_am is None else n_am
     recipes = sample_space(DEM_SPACE, n, seed)
     loading = coated_loading_mg_cm2(recipes, material)
-    lateral_um = DEM_LATERAL_DIAMETERS * max(get_material(material).active.diameters_um)
+    lateral_um = lateral_diameters * max(get_material(material).active.diameters_um)
     rows = []
     for i, recipe in recipes.iterrows():
         start = time.perf_counter()
