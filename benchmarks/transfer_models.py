@@ -9,7 +9,8 @@ Studies (datasets under campaigns/data, rebuilt by the commands in campaigns/dat
   lab recipes of ../shared/datasets/nmc_cunha2020 (mass loading of solids, porosity), skipped when
   that folder is absent.
 
-For each study one source ensemble is pretrained (seeded). Each repeat holds out 20 % of the target
+For each study one source ensemble is pretrained (seeded; at most 2,500 source rows, of which 20 %
+decide early stopping). Each repeat holds out 20 % of the target
 recipes (whole recipes: a lab recipe's replicate punches stay together; scores are on recipe means)
 and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL fine-tunes the
 source ensemble with its first two layers frozen; scratch trains the same architecture on the target
@@ -46,6 +47,7 @@ DATA = ROOT / "campaigns" / "data"
 LAB_DIR = ROOT.parent / "shared" / "datasets" / "nmc_cunha2020"
 FRACTIONS = (0.05, 0.10, 0.20, 0.50, 1.00)
 TEST_FRACTION = 0.2
+SOURCE_VALIDATION = 0.2  # share of the source kept aside for early stopping of the pretraining
 N_FROZEN = 2
 GDL_INPUTS = (
     "fibre_radius_um",
@@ -169,8 +171,16 @@ def run_study(study: Study, settings: Settings, seed: int) -> dict:
         seed=seed,
     )
     xy = lambda t: (t[list(study.inputs)].to_numpy(), t[list(study.outputs)].to_numpy())  # noqa: E731
+    order = np.random.default_rng(seed).permutation(len(source))
+    n_val = max(1, round(SOURCE_VALIDATION * len(source)))
     start = time.perf_counter()
-    pretrained = train_from_scratch(config, *xy(source), study.bounds, settings.pretrain)
+    pretrained = train_from_scratch(
+        config,
+        *xy(source.iloc[order[n_val:]]),
+        study.bounds,
+        settings.pretrain,
+        validation=xy(source.iloc[order[:n_val]]),
+    )
     pretrain_s = time.perf_counter() - start
     recipes = study.target["recipe"].unique()
     n_test = max(2, round(TEST_FRACTION * len(recipes)))
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(1, 2, (16, 16, 8), TrainConfig(100), TrainConfig(30, 1e-3), TrainConfig(100), 300)
     else:
         settings = Settings(
-            args.repeats, 4, (64, 64, 32), TrainConfig(2000), TrainConfig(400, 1e-3), TrainConfig(1500), 4000
+            args.repeats, 4, (64, 64, 32), TrainConfig(2000), TrainConfig(400, 1e-3), TrainConfig(1500), 2500
         )
     studies, notes = load_studies(args.lab_dir)
     start = time.perf_counter()
