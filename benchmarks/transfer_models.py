@@ -12,10 +12,11 @@ Studies (datasets under campaigns/data, rebuilt by the commands in campaigns/dat
 For each study one source ensemble is pretrained (seeded; at most 2,500 source rows, of which 20 %
 decide early stopping). Each repeat holds out 20 % of the target
 recipes (whole recipes: a lab recipe's replicate punches stay together; scores are on recipe means)
-and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL fine-tunes the
-source ensemble with its first two layers frozen; scratch trains the same architecture on the target
-alone. Tables: mean and standard deviation over repeats of R2 and MAE per output. Goal: TL's mean R2
-above scratch's at every size below 50 %.
+and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL shifts the source
+ensemble's outputs onto the target's mean and fine-tunes it with its first two layers frozen; scratch
+trains the same architecture on the target alone. Tables: mean and standard deviation over repeats
+of R2 and MAE per output. The pretrained source ensembles are saved beside the JSON (safetensors and
+a JSON card with the source's provenance). Goal: TL's mean R2 above scratch's at every size < 50 %.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ from batman_opt.transfer.datasets import (
     LAB_INPUTS,
     LAB_SPACE,
     load_lab_recipes,
+    read_provenance,
 )
-from batman_opt.transfer.models import MLPConfig, MLPEnsemble
+from batman_opt.transfer.models import MLPConfig, MLPEnsemble, save_model
 from batman_opt.transfer.training import TrainConfig, fine_tune, train_from_scratch
 from sims.gdl import GDL_PARAMETER_RANGES
 
@@ -69,6 +71,7 @@ class Study:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     bounds: np.ndarray  # (n_inputs, 2)
+    source_file: Path
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
             continue
         source_table = finite_rows(pd.read_parquet(DATA / f"{source}.parquet"), outputs)
         target_table = with_recipe_ids(finite_rows(pd.read_parquet(DATA / f"{target}.parquet"), outputs))
-        studies.append(Study(name, source_table, target_table, inputs, outputs, bounds))
+        studies.append(
+            Study(name, source_table, target_table, inputs, outputs, bounds, DATA / f"{source}.parquet")
+        )
     if not lab_dir.is_dir():
         return studies, [*notes, f"sim -> real skipped: lab data not found at {lab_dir}"]
     studies.append(
@@ -137,6 +142,7 @@ def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
             LAB_INPUTS,
             ("mass_loading_mg_cm2", "porosity"),
             np.array([LAB_SPACE[k] for k in LAB_INPUTS]),
+            DATA / "nmc111_lab_space.parquet",
         )
     )
     return studies, notes
@@ -158,8 +164,8 @@ def scores(model: MLPEnsemble, test: pd.DataFrame, study: Study) -> dict[str, di
     return out
 
 
-def run_study(study: Study, settings: Settings, seed: int) -> dict:
-    """Pretrain once, then TL and scratch for every repeat and target size (module doc)."""
+def run_study(study: Study, settings: Settings, seed: int, models_dir: Path) -> dict:
+    """Pretrain once (saved under `models_dir`), then TL and scratch for every repeat and target size."""
     source = study.source
     if len(source) > settings.max_source:
         source = source.sample(settings.max_source, random_state=seed)
@@ -182,6 +188,12 @@ def run_study(study: Study, settings: Settings, seed: int) -> dict:
         validation=xy(source.iloc[order[:n_val]]),
     )
     pretrain_s = time.perf_counter() - start
+    model_path = models_dir / f"source_{study.source_file.stem}_{'_'.join(study.outputs)}.safetensors"
+    save_model(
+        pretrained,
+        model_path,
+        {"source": asdict(read_provenance(study.source_file)), "rows": len(source), "study": study.name},
+    )
     recipes = study.target["recipe"].unique()
     n_test = max(2, round(TEST_FRACTION * len(recipes)))
     runs = []
@@ -212,6 +224,7 @@ def run_study(study: Study, settings: Settings, seed: int) -> dict:
         "inputs": list(study.inputs),
         "outputs": list(study.outputs),
         "pretrain_s": pretrain_s,
+        "source_model": str(model_path),
         "runs": runs,
         "table": summarize(runs, study.outputs),
     }
@@ -282,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     studies, notes = load_studies(args.lab_dir)
     start = time.perf_counter()
-    results = [run_study(study, settings, args.seed) for study in studies]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    results = [run_study(study, settings, args.seed, args.json.parent) for study in studies]
     report = {
         "settings": {
             "repeats": settings.repeats,
@@ -297,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         "studies": results,
         "wall_s": time.perf_counter() - start,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     plot(results, args.json.with_suffix(".png"))
     small = [r for s in results for r in s["table"] if r["fraction"] < 0.5]

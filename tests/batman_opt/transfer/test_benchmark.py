@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from batman_opt.transfer.models import load_model
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -42,4 +44,7 @@ def test_quick_benchmark_writes_tables_and_plot(tmp_path, capsys):
             and sizes[-1] == study["n_target_recipes"] - study["n_test_recipes"]
         )
     assert out.with_suffix(".png").stat().st_size > 10_000
+    model, card = load_model(Path(report["studies"][0]["source_model"]))  # the pretrained source, no pickle
+    assert card.provenance["source"]["generator"] == "process_dataset"
+    assert model.config.outputs == ("density_g_cm3", "mass_loading_mg_cm2")
     assert "transfer models: TL beats scratch" in capsys.readouterr().out
