@@ -9,12 +9,14 @@ Studies (datasets under campaigns/data, rebuilt by the commands in campaigns/dat
   lab recipes of ../shared/datasets/nmc_cunha2020 (mass loading of solids, porosity), skipped when
   that folder is absent.
 
-For each study one source ensemble is pretrained (seeded). Each repeat holds out 20 % of the target
+For each study one source ensemble is pretrained (seeded; at most 2,500 source rows, of which 20 %
+decide early stopping). Each repeat holds out 20 % of the target
 recipes (whole recipes: a lab recipe's replicate punches stay together; scores are on recipe means)
-and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL fine-tunes the
-source ensemble with its first two layers frozen; scratch trains the same architecture on the target
-alone. Tables: mean and standard deviation over repeats of R2 and MAE per output. Goal: TL's mean R2
-above scratch's at every size below 50 %.
+and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL shifts the source
+ensemble's outputs onto the target's mean and fine-tunes it with its first two layers frozen; scratch
+trains the same architecture on the target alone. Tables: mean and standard deviation over repeats
+of R2 and MAE per output. The pretrained source ensembles are saved beside the JSON (safetensors and
+a JSON card with the source's provenance). Goal: TL's mean R2 above scratch's at every size < 50 %.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +38,9 @@ from batman_opt.transfer.datasets import (
     LAB_INPUTS,
     LAB_SPACE,
     load_lab_recipes,
+    read_provenance,
 )
-from batman_opt.transfer.models import MLPConfig, MLPEnsemble
+from batman_opt.transfer.models import MLPConfig, MLPEnsemble, save_model
 from batman_opt.transfer.training import TrainConfig, fine_tune, train_from_scratch
 from sims.gdl import GDL_PARAMETER_RANGES
 
@@ -46,6 +49,7 @@ DATA = ROOT / "campaigns" / "data"
 LAB_DIR = ROOT.parent / "shared" / "datasets" / "nmc_cunha2020"
 FRACTIONS = (0.05, 0.10, 0.20, 0.50, 1.00)
 TEST_FRACTION = 0.2
+SOURCE_VALIDATION = 0.2  # share of the source kept aside for early stopping of the pretraining
 N_FROZEN = 2
 GDL_INPUTS = (
     "fibre_radius_um",
@@ -67,6 +71,7 @@ class Study:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     bounds: np.ndarray  # (n_inputs, 2)
+    source_file: Path
 
 
 @dataclass(frozen=True)
@@ -92,32 +97,43 @@ def with_recipe_ids(table: pd.DataFrame) -> pd.DataFrame:
 def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
     """The studies whose data are present, and a note per study skipped."""
     electrode_bounds = np.array([ELECTRODE_SPACE[k] for k in ELECTRODE_INPUTS])
-    outputs = ("density_g_cm3", "mass_loading_mg_cm2")
-    graphite = pd.read_parquet(DATA / "graphite_process.parquet")
-    studies = [
-        Study(
-            f"graphite -> {name}",
-            graphite,
-            with_recipe_ids(finite_rows(pd.read_parquet(DATA / f"{file}.parquet"), outputs)),
-            ELECTRODE_INPUTS,
-            outputs,
-            electrode_bounds,
-        )
-        for name, file in (("NMC111", "nmc111_dem"), ("SiGr", "sigr_dem"))
-    ]
+    electrode_out = ("density_g_cm3", "mass_loading_mg_cm2")
     gdl_out = ("geometric_tortuosity_in_plane", "geometric_tortuosity_through_plane")
-    studies.append(
-        Study(
-            "GDL200 -> GDL1000",
-            finite_rows(pd.read_parquet(DATA / "gdl200.parquet"), gdl_out),
-            with_recipe_ids(finite_rows(pd.read_parquet(DATA / "gdl1000.parquet"), gdl_out)),
-            GDL_INPUTS,
-            gdl_out,
-            np.array([GDL_BOUNDS[k] for k in GDL_INPUTS]),
+    gdl_bounds = np.array([GDL_BOUNDS[k] for k in GDL_INPUTS])
+    plans = [
+        (
+            "graphite -> NMC111",
+            "graphite_process",
+            "nmc111_dem",
+            ELECTRODE_INPUTS,
+            electrode_out,
+            electrode_bounds,
+        ),
+        (
+            "graphite -> SiGr",
+            "graphite_process",
+            "sigr_dem",
+            ELECTRODE_INPUTS,
+            electrode_out,
+            electrode_bounds,
+        ),
+        ("GDL200 -> GDL1000", "gdl200", "gdl1000", GDL_INPUTS, gdl_out, gdl_bounds),
+    ]
+    studies, notes = [], []
+    for name, source, target, inputs, outputs, bounds in plans:
+        missing = [f"{DATA / f}.parquet" for f in (source, target) if not (DATA / f"{f}.parquet").is_file()]
+        if missing:
+            notes.append(
+                f"{name} skipped: {', '.join(missing)} not found (campaigns/data/README.md rebuilds it)"
+            )
+            continue
+        source_table = finite_rows(pd.read_parquet(DATA / f"{source}.parquet"), outputs)
+        target_table = with_recipe_ids(finite_rows(pd.read_parquet(DATA / f"{target}.parquet"), outputs))
+        studies.append(
+            Study(name, source_table, target_table, inputs, outputs, bounds, DATA / f"{source}.parquet")
         )
-    )
     if not lab_dir.is_dir():
-        return studies, [f"sim -> real skipped: lab data not found at {lab_dir}"]
+        return studies, [*notes, f"sim -> real skipped: lab data not found at {lab_dir}"]
     studies.append(
         Study(
             "sim NMC111 -> lab NMC111",
@@ -126,9 +142,10 @@ def load_studies(lab_dir: Path) -> tuple[list[Study], list[str]]:
             LAB_INPUTS,
             ("mass_loading_mg_cm2", "porosity"),
             np.array([LAB_SPACE[k] for k in LAB_INPUTS]),
+            DATA / "nmc111_lab_space.parquet",
         )
     )
-    return studies, []
+    return studies, notes
 
 
 def scores(model: MLPEnsemble, test: pd.DataFrame, study: Study) -> dict[str, dict[str, float]]:
@@ -147,8 +164,8 @@ def scores(model: MLPEnsemble, test: pd.DataFrame, study: Study) -> dict[str, di
     return out
 
 
-def run_study(study: Study, settings: Settings, seed: int) -> dict:
-    """Pretrain once, then TL and scratch for every repeat and target size (module doc)."""
+def run_study(study: Study, settings: Settings, seed: int, models_dir: Path) -> dict:
+    """Pretrain once (saved under `models_dir`), then TL and scratch for every repeat and target size."""
     source = study.source
     if len(source) > settings.max_source:
         source = source.sample(settings.max_source, random_state=seed)
@@ -160,9 +177,23 @@ def run_study(study: Study, settings: Settings, seed: int) -> dict:
         seed=seed,
     )
     xy = lambda t: (t[list(study.inputs)].to_numpy(), t[list(study.outputs)].to_numpy())  # noqa: E731
+    order = np.random.default_rng(seed).permutation(len(source))
+    n_val = max(1, round(SOURCE_VALIDATION * len(source)))
     start = time.perf_counter()
-    pretrained = train_from_scratch(config, *xy(source), study.bounds, settings.pretrain)
+    pretrained = train_from_scratch(
+        config,
+        *xy(source.iloc[order[n_val:]]),
+        study.bounds,
+        settings.pretrain,
+        validation=xy(source.iloc[order[:n_val]]),
+    )
     pretrain_s = time.perf_counter() - start
+    model_path = models_dir / f"source_{study.source_file.stem}_{'_'.join(study.outputs)}.safetensors"
+    save_model(
+        pretrained,
+        model_path,
+        {"source": asdict(read_provenance(study.source_file)), "rows": len(source), "study": study.name},
+    )
     recipes = study.target["recipe"].unique()
     n_test = max(2, round(TEST_FRACTION * len(recipes)))
     runs = []
@@ -193,6 +224,7 @@ def run_study(study: Study, settings: Settings, seed: int) -> dict:
         "inputs": list(study.inputs),
         "outputs": list(study.outputs),
         "pretrain_s": pretrain_s,
+        "source_model": str(model_path),
         "runs": runs,
         "table": summarize(runs, study.outputs),
     }
@@ -259,11 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(1, 2, (16, 16, 8), TrainConfig(100), TrainConfig(30, 1e-3), TrainConfig(100), 300)
     else:
         settings = Settings(
-            args.repeats, 4, (64, 64, 32), TrainConfig(2000), TrainConfig(400, 1e-3), TrainConfig(1500), 4000
+            args.repeats, 4, (64, 64, 32), TrainConfig(2000), TrainConfig(400, 1e-3), TrainConfig(1500), 2500
         )
     studies, notes = load_studies(args.lab_dir)
     start = time.perf_counter()
-    results = [run_study(study, settings, args.seed) for study in studies]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    results = [run_study(study, settings, args.seed, args.json.parent) for study in studies]
     report = {
         "settings": {
             "repeats": settings.repeats,
@@ -278,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         "studies": results,
         "wall_s": time.perf_counter() - start,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     plot(results, args.json.with_suffix(".png"))
     small = [r for s in results for r in s["table"] if r["fraction"] < 0.5]

@@ -55,6 +55,9 @@ def dataset_dem(
     n_am: Annotated[
         int, typer.Option("--n-am", help="AM particles of the RVE (0: the material's default)")
     ] = 0,
+    lateral_diameters: Annotated[
+        float, typer.Option("--lateral-diameters", help="RVE side in largest AM diameters")
+    ] = datasets.DEM_LATERAL_DIAMETERS,
     seed: SeedOption = 0,
     threads: Annotated[int, typer.Option("--threads", help="numba threads per DEM run")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
@@ -69,9 +72,18 @@ def dataset_dem(
     with Progress(*columns, console=console, disable=quiet) as progress:
         task = progress.add_task("dem", total=n)
         table = datasets.dem_dataset(
-            material, n, seed, n_am=n_am, threads=threads, on_row=lambda: progress.advance(task)
+            material,
+            n,
+            seed,
+            n_am=n_am,
+            lateral_diameters=lateral_diameters,
+            threads=threads,
+            on_row=lambda: progress.advance(task),
         )
-    command = f"batman dataset dem --material {material} --n {n} --n-am {n_am} --seed {seed} --out {out.name}"
+    command = (
+        f"batman dataset dem --material {material} --n {n} --n-am {n_am}"
+        f" --lateral-diameters {lateral_diameters:g} --seed {seed} --out {out.name}"
+    )
     notes = {"failed_recipes": str(n - len(table)), "n_am": str(n_am)}
     datasets.write_dataset(table, out, datasets.Provenance.of("dem_dataset", seed, command), notes)
     console.print(

@@ -18,6 +18,14 @@ What differs between source and target physics (not only the material constants)
   estimated from moduli in series, against elastic-plastic particle contacts whose unloading gives
   the spring-back; the DEM's densification with compression follows from the contacts.
 - Tortuosity factor: a Bruggeman estimate against a diffusion solve on the voxelized structure.
+- Limits of the cheap target: the NMC111 RVE (40 AM particles, 2.2 largest diameters wide) dries to
+  a film 8-11 um thick, about one particle, so its density includes that film's own rough top and
+  scatters from one packing seed to the next (a dense calendered NMC111 electrode reaches 3-3.4
+  g/cm3; the RVE 2.2-3.1).
+- Si-graphite: its DEM runs stop on particle overlaps above half a radius (sims.dem's bound) in most
+  recipes, in drying, AM fractions 0.91-0.96: 8 of the first 9 recipes with 70 AM particles 2.2
+  diameters wide, the first one with 110 particles 3 diameters wide. No SiGr target ships until the
+  DEM handles it; `batman dataset dem --material SiGr` builds one then.
 - Shared by both: the comma-bar coating (sims.process.wet_thickness_um, Couette + pool-driven flux)
   and the mass balance that gives the mass loading, which the DEM RVE does not resolve (its film is
   a few particles thick); the target's thickness is that loading over the DEM density.
@@ -167,12 +175,14 @@ def dem_dataset(
     seed: int,
     *,
     n_am: int | None = None,
+    lateral_diameters: float = DEM_LATERAL_DIAMETERS,
     threads: int = 1,
     on_row: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """`n` recipes over DEM_SPACE whose film is simulated by the DEM (module doc).
 
-    Columns: ELECTRODE_INPUTS, ELECTRODE_OUTPUTS, thickness_um (coated loading / DEM density),
+    n_am: AM particles of the RVE (default DEM_N_AM); lateral_diameters: RVE side in largest AM
+    diameters. Columns: ELECTRODE_INPUTS, ELECTRODE_OUTPUTS, thickness_um (coated loading / DEM density),
     rve_thickness_um and rve_mass_loading_mg_cm2 (the simulated RVE's own), dem_seconds. A recipe whose
     DEM run fails (SimulationFailed, or a calendering gap denser than the solids allow) is logged and
     left out.
@@ -180,7 +190,7 @@ def dem_dataset(
     n_am = DEM_N_AM.get(material, 60) if n_am is None else n_am
     recipes = sample_space(DEM_SPACE, n, seed)
     loading = coated_loading_mg_cm2(recipes, material)
-    lateral_um = DEM_LATERAL_DIAMETERS * max(get_material(material).active.diameters_um)
+    lateral_um = lateral_diameters * max(get_material(material).active.diameters_um)
     rows = []
     for i, recipe in recipes.iterrows():
         start = time.perf_counter()

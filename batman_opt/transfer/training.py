@@ -13,6 +13,7 @@ the pretrained features keep their meaning; the outputs are first re-anchored on
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ import torch
 
 from batman_opt.errors import InputError
 from batman_opt.transfer.models import MLPConfig, MLPEnsemble
+
+VALIDATE_EVERY = 10  # epochs between validation checks of early stopping
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,18 @@ def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor
     return x_t, y_t
 
 
-def fit(model: MLPEnsemble, x: np.ndarray, y: np.ndarray, config: TrainConfig) -> list[float]:
-    """Train the parameters of `model` that require gradients; returns the loss of every epoch."""
+def fit(
+    model: MLPEnsemble,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[float]:
+    """Train the parameters of `model` that require gradients; returns the loss of every epoch.
+
+    With `validation` (x, y), the weights of the epoch with the lowest validation loss (checked every
+    VALIDATE_EVERY epochs) are kept: early stopping, so that a small or noisy source is not overfitted.
+    """
     x_t, y_t = as_tensors(x, y)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -53,22 +66,39 @@ def fit(model: MLPEnsemble, x: np.ndarray, y: np.ndarray, config: TrainConfig) -
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     z = model.scale_inputs(x_t)
     target = (y_t - model.y_mean) / model.y_std
+    if validation is not None:
+        xv, yv = as_tensors(*validation)
+        zv, target_v = model.scale_inputs(xv), (yv - model.y_mean) / model.y_std
+        best = (math.inf, copy.deepcopy(model.state_dict()))
     history = []
     model.train()
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         optimizer.zero_grad(set_to_none=True)
         loss = ((model.forward_scaled(z) - target) ** 2).mean(dim=(1, 2)).sum()
         loss.backward()
         optimizer.step()
         history.append(float(loss.detach()) / model.config.n_members)
+        if validation is not None and (epoch + 1) % VALIDATE_EVERY == 0:
+            with torch.no_grad():
+                loss_v = float(((model.forward_scaled(zv) - target_v) ** 2).mean())
+            if loss_v < best[0]:
+                best = (loss_v, copy.deepcopy(model.state_dict()))
+    if validation is not None:
+        model.load_state_dict(best[1])
     model.eval()
     return history
 
 
 def train_from_scratch(
-    config: MLPConfig, x: np.ndarray, y: np.ndarray, bounds: np.ndarray, train: TrainConfig
+    config: MLPConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    bounds: np.ndarray,
+    train: TrainConfig,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MLPEnsemble:
-    """A new ensemble scaled by the input bounds (n_in, 2) and the outputs `y`, trained on (x, y)."""
+    """A new ensemble scaled by the input bounds (n_in, 2) and the outputs `y`, trained on (x, y)
+    (with early stopping on `validation`, see `fit`)."""
     model = MLPEnsemble(config)
     bounds_t = torch.as_tensor(np.asarray(bounds, dtype=np.float32))
     if bounds_t.shape != (len(config.inputs), 2):
@@ -76,7 +106,7 @@ def train_from_scratch(
             f"bounds must be ({len(config.inputs)}, 2) low/high pairs, got {tuple(bounds_t.shape)}"
         )
     model.set_scaling(bounds_t[:, 0], bounds_t[:, 1], as_tensors(x, y)[1])
-    fit(model, x, y, train)
+    fit(model, x, y, train, validation)
     return model
 
 
