@@ -7,6 +7,7 @@
 | dataset | `dataset` | a measured table, pool-based (ms) |
 | lab | `lab` | the laboratory, through `batman suggest` / `batman ingest` (days) |
 | gdl | `gdl` | a stochastic gas-diffusion layer and its tortuosities (s) |
+| cell | `cell` | an electrode kind chained with a PyBaMM DFN of its cell (s) |
 
 Kinds are imported on first use, so validating a campaign compiles nothing it does not need.
 """
@@ -35,6 +36,7 @@ EVALUATORS: dict[str, EvaluatorKind] = {
         EvaluatorKind("dataset", "batman_opt.evaluators.dataset:DatasetEvaluator", "a measured table (ms)"),
         EvaluatorKind("lab", "batman_opt.evaluators.lab:LabEvaluator", "the laboratory (days)"),
         EvaluatorKind("gdl", "batman_opt.evaluators.gdl:GdlEvaluator", "stochastic gas-diffusion layers (s)"),
+        EvaluatorKind("cell", "batman_opt.evaluators.cell:CellEvaluator", "electrode + PyBaMM DFN cell (s)"),
     )
 }
 

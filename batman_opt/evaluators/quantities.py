@@ -19,13 +19,27 @@ RANGES: dict[str, Interval] = {
     "geometric_tortuosity_z": Interval(1.0, math.inf),
     "spring_back_pct": Interval(-100.0, math.inf),
     "inertial_number": Interval(0.0, math.inf),
+    "capacity_retention_2c": FRACTION,
 }
 PREFIXES: dict[str, Interval] = {
     "tortuosity_factor": Interval(1.0, math.inf),
     "effective_diffusivity": FRACTION,
 }
 # unit suffixes of quantities that are positive by nature (thickness, loading, density, surface...)
-POSITIVE_SUFFIXES = ("_um", "_mm", "_g_cm3", "_mg_cm3", "_mg_cm2", "_mah_cm2", "_um_inv", "_mpa", "_pa")
+POSITIVE_SUFFIXES = (
+    "_um",
+    "_mm",
+    "_g_cm3",
+    "_mg_cm3",
+    "_mg_cm2",
+    "_mah_cm2",
+    "_um_inv",
+    "_mpa",
+    "_pa",
+    "_wh_kg",
+    "_wh_l",
+    "_s",
+)
 
 
 def outcome_range(name: str) -> Interval:

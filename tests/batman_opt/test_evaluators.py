@@ -112,3 +112,33 @@ def test_simulate_refuses_unknown_options_in_one_line():
     assert (
         result.exit_code == 2 and "--option foo: unknown option of the 'process' evaluator" in result.output
     )
+
+
+def test_a_cell_campaign_chains_the_electrode_and_its_dfn(tmp_path):
+    campaign = load_campaign(ROOT / "campaigns" / "cell_energy.yaml")
+    assert campaign.evaluator.kind == "cell"
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        (ROOT / "campaigns" / "cell_energy.yaml")
+        .read_text()
+        .replace("{electrode: process}", "{electrode: process, electrode_options: {n_am: 3}}")
+    )
+    with pytest.raises(
+        SpecError, match=r"evaluator.options: electrode_options.n_am: .* \(process evaluator\)"
+    ):
+        load_campaign(bad)
+
+
+@pytest.mark.slow
+def test_the_cell_kind_adds_cell_outcomes_that_follow_the_electrode():
+    cell = get_evaluator("cell").build("NMC111", {"electrode": "process"}, EvaluatorSetup())
+    recipe = {"solid_content": 0.65, "compression_ratio": 0.2, "am_mass_fraction": 0.96}
+    thin = cell.evaluate({**recipe, "comma_gap_um": 100}).outcomes
+    thick = cell.evaluate({**recipe, "comma_gap_um": 250}).outcomes
+    assert thick["thickness_um"] > 2 * thin["thickness_um"]
+    assert (
+        thick["cell_capacity_mah_cm2"] > 1.8 * thin["cell_capacity_mah_cm2"]
+    )  # capacity follows the loading
+    assert (
+        thick["capacity_retention_2c"] < thin["capacity_retention_2c"]
+    )  # thicker: more transport loss at 2C

@@ -44,9 +44,11 @@ def test_a_valid_campaign_loads_into_typed_models(tmp_path):
     assert campaign.evaluator.agents == 2 and campaign.budget.max_trials == 20
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "multiobjective.yaml", "dem_calendering.yaml"])
-def test_shipped_campaigns_validate(name):
-    load_campaign(ROOT / "campaigns" / name)
+@pytest.mark.parametrize("path", sorted((ROOT / "campaigns").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_campaigns_validate(path):
+    if "../../shared" in path.read_text() and not (ROOT.parent / "shared" / "datasets").is_dir():
+        pytest.skip("../shared/datasets is absent")
+    load_campaign(path)
 
 
 @pytest.mark.parametrize(
