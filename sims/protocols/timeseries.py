@@ -120,11 +120,19 @@ class FrameRecorder:
         """Name the next stage; its simulation starts counting again at 0 after `steps_so_far` steps."""
         self.stage, self.offset = stage, steps_so_far
 
-    def maybe(self, sim: Simulation, wall_top_m: float, real_time_s: float, force: bool = False) -> None:
-        """Write the simulation's state if a frame is due (or `force`)."""
+    def maybe(
+        self,
+        sim: Simulation,
+        wall_top_m: float,
+        real_time_s: float,
+        force: bool = False,
+        step: int | None = None,
+    ) -> None:
+        """Write the simulation's state if a frame is due (or `force`); `step`: the protocol's step
+        count when the simulation's own does not run on across its stages."""
         if self.writer is None:
             return
-        step = self.offset + sim.step
+        step = self.offset + sim.step if step is None else step
         if force or self.last_step is None or step - self.last_step >= self.writer.every:
             self.writer.write(self.stage, step, sim.time, sim.state, self.lateral_m, wall_top_m, real_time_s)
             self.last_step = step
