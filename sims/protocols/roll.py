@@ -51,6 +51,11 @@ a plane tilted by < 0.01 rad, so the plate protocol remains the closer local mod
 Default RVE (300 AM, 96:2:2, R = 200 um, compression 0.2): 4 tiles, 13,900 particles, 151,000
 steps, ~9.5 min on one core; porosity 0.38 (dried 0.44), spring-back 14 %, nip pressure 15 MPa.
 
+Not (yet) shared with the plate protocol: the roll is a plain function, not a steppable protocol,
+it does not densify the CBD (its gap check counts the CBD particles as they are, so it refuses
+compressions above ~0.28 on 96:2:2 films), and a loading block above the inertial bound is not
+re-run (the run fails instead); its lift and micrometer use the same PressureServo, non-adaptive.
+
 Quasi-static check: at the nip entry a point is compressed at the rate v a / R (+ the roll's descent
 during the ramp), over the current thickness; I = rate d sqrt(rho / P) with the nip pressure, held
 to the plate protocol's target and bound (`CalenderingConfig`: the roll slows down where I would

@@ -57,6 +57,12 @@ def test_stepping_in_odd_chunks_with_observables_per_stage(dried, reference):
     assert np.all(obs["inertial_number"][carrying] <= FAST.inertial_bound)
     hold = obs["wall_z_m"][obs["stage"] == "hold"]
     assert np.all(hold == hold[0]) and hold[0] == pytest.approx(protocol.gap, rel=1e-9)  # at the gap
+    # the thickness is read on a relaxed film: the servo brought the plate to rest at the touch
+    # pressure before the settle budget ran out, and the film recovered (it did not sink)
+    settle = obs["wall_z_m"][obs["stage"] == "settle"]
+    assert len(settle) < FAST.settle_steps // FAST.block_steps
+    assert np.ptp(settle[-FAST.settle_blocks - 1 :]) < FAST.settle_tolerance * settle[-1]
+    assert sliced.thickness_m > sliced.min_gap_m and sliced.spring_back_pct > 0.1 and sliced.creep_pct == 0.0
 
 
 def test_state_out_and_in_as_a_macro_step(dried, reference):
