@@ -29,7 +29,7 @@ from scipy.optimize import least_squares
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sims import process  # noqa: E402
-from sims.electrode import simulate_electrode  # noqa: E402
+from sims.electrode import recalender, simulate_electrode  # noqa: E402
 from sims.protocols.calendering import CalenderingConfig  # noqa: E402
 
 # a lab-like coating: 65 % solids, 200 um comma gap, 0.3 m/min (only its dried film matters here)
@@ -40,29 +40,27 @@ DEM_NAMES = ("porosity", "dried_porosity", "max_pressure_mpa", "spring_back_pct"
 def dem_window(
     am_fractions, compressions, seeds, n_am: int, lateral_um: float | None, load_steps: int
 ) -> list[dict]:
-    """DEM means and sample std over seeds per (AM fraction, compression) recipe."""
-    rows = []
+    """DEM means and sample std over seeds per (AM fraction, compression) recipe (one dried film
+    per AM fraction and seed, calendered at each compression)."""
     config = CalenderingConfig(load_steps=load_steps)
+    runs: dict[tuple[float, float], list[dict]] = {}
     for am in am_fractions:
-        for cr in compressions:
-            runs = [
-                simulate_electrode(
-                    {"am_mass_fraction": am, "compression_ratio": cr},
-                    n_am=n_am,
-                    lateral_um=lateral_um,
-                    seed=seed,
-                    metrics=False,
-                    calendering_config=config,
-                ).outcomes
-                for seed in seeds
-            ]
-            row = {"am_mass_fraction": am, "compression_ratio": cr}
-            for name in DEM_NAMES:
-                values = np.array([r[name] for r in runs])
-                row[f"dem_{name}"] = float(values.mean())
-                row[f"dem_{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        for seed in seeds:
+            recipe = {"am_mass_fraction": am, "compression_ratio": 0.0}
+            dried = simulate_electrode(recipe, n_am=n_am, lateral_um=lateral_um, seed=seed, metrics=False)
+            for cr in compressions:
+                runs.setdefault((am, cr), []).append(
+                    recalender(dried, cr, calendering_config=config).outcomes
+                )
+    rows = []
+    for (am, cr), outcomes in runs.items():
+        row = {"am_mass_fraction": am, "compression_ratio": cr}
+        for name in DEM_NAMES:
+            values = np.array([r[name] for r in outcomes])
+            row[f"dem_{name}"] = float(values.mean())
+            row[f"dem_{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -135,7 +133,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--am", type=float, nargs="+", default=[0.90, 0.95, 0.97])
     parser.add_argument("--compressions", type=float, nargs="+", default=[0.12, 0.24, 0.35])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--n-am", type=int, default=60)
     parser.add_argument("--lateral-um", type=float, default=22.0)
     parser.add_argument("--load-steps", type=int, default=12000)

@@ -383,6 +383,13 @@ def _simulate_one(
     finally:
         if writer is not None:
             writer.close()
+    return measured(ElectrodeResult(mat, p, counts, box, dried, calendered), metrics, cbd_transport)
+
+
+def measured(result: ElectrodeResult, metrics: bool, cbd_transport: str = "bruggeman") -> ElectrodeResult:
+    """`result` with its outcomes (and voxel image when `metrics`) filled in from its protocols."""
+    mat, counts, dried, calendered = result.material, result.counts, result.dried, result.calendered
+    area = float(result.box.length[0] * result.box.length[1])
     outcomes = film_outcomes(calendered.state, counts, mat, area, calendered.thickness_m)
     dried_film = film_outcomes(dried.state, counts, mat, area)
     outcomes.update(
@@ -393,11 +400,37 @@ def _simulate_one(
         dried_porosity=dried_film["porosity"],
         inertial_number=float(max(dried.inertial_number, calendered.inertial_number)),
     )
-    result = ElectrodeResult(mat, p, counts, box, dried, calendered, outcomes)
+    result.outcomes = outcomes
     if metrics:
         result.image = voxel_image(calendered.state, calendered.box, mat)
         outcomes.update(structure_metrics(result.image, mat, cbd_transport))
     return result
+
+
+def recalender(
+    result: ElectrodeResult,
+    compression_ratio: float,
+    *,
+    calendering_config: CalenderingConfig | None = None,
+    threads: int = 1,
+    metrics: bool = False,
+    cbd_transport: str = "bruggeman",
+) -> ElectrodeResult:
+    """The dried film of an earlier plate run calendered at another compression ratio (same seed,
+    same film: what a compression sweep needs, without drying again)."""
+    params = {**result.params, "compression_ratio": float(compression_ratio)}
+    resolve_params(params, result.material)
+    calendered = calender(
+        result.dried.state,
+        result.box,
+        result.material,
+        params["compression_ratio"],
+        speed_mm_s=params["calendering_speed_mm_s"],
+        config=calendering_config,
+        threads=threads,
+    )
+    again = ElectrodeResult(result.material, params, result.counts, result.box, result.dried, calendered)
+    return measured(again, metrics, cbd_transport)
 
 
 def structure_metrics(

@@ -13,6 +13,7 @@ from sims.electrode import (
     OUTCOMES,
     cbd_relative_diffusivity,
     evaluate,
+    recalender,
     replicate_statistics,
     resolve_params,
     simulate_electrode,
@@ -159,3 +160,18 @@ def test_seeds_report_the_spread_of_the_rve():
     assert set(out) == {n for name in set(OUTCOMES) - set(METRIC_OUTCOMES) for n in (name, f"{name}_std")}
     assert out["mass_loading_mg_cm2_std"] == pytest.approx(0.0, abs=1e-12)  # same counts, same area
     assert 0.0 < out["porosity_std"] < 0.05 and out["max_pressure_mpa_std"] > 0.0
+
+
+def test_recalendering_the_dried_film_repeats_the_run():
+    """recalender reuses the dried film: at the same compression it is the same run, deeper it is denser."""
+    recipe = {"am_mass_fraction": 1.0, "compression_ratio": 0.15}
+    first = simulate_electrode(recipe, metrics=False, **SMALL)
+    again = recalender(first, 0.15, calendering_config=SMALL["calendering_config"])
+    assert again.outcomes == pytest.approx(first.outcomes, rel=1e-12)
+    deeper = recalender(first, 0.25, calendering_config=SMALL["calendering_config"]).outcomes
+    assert (
+        deeper["porosity"] < first.outcomes["porosity"]
+        and deeper["dried_porosity"] == first.outcomes["dried_porosity"]
+    )
+    with pytest.raises(PhysicalInputError, match="compression_ratio"):
+        recalender(first, 1.5)

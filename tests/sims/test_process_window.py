@@ -6,29 +6,32 @@ import itertools
 import numpy as np
 import pytest
 
-from sims.electrode import simulate_electrode
+from sims.electrode import recalender, simulate_electrode
 from sims.protocols.calendering import CalenderingConfig
 
 AM_FRACTIONS = (0.90, 0.95, 0.97)
-COMPRESSIONS = (0.0, 0.12, 0.24, 0.35)
+COMPRESSIONS = (0.0, 0.17, 0.35)
 SEEDS = (0, 1, 2)
-SMALL = {"n_am": 60, "lateral_um": 22.0, "metrics": False}
 CONFIG = CalenderingConfig(load_steps=12000)
+SMALL = {"n_am": 60, "lateral_um": 22.0, "metrics": False, "calendering_config": CONFIG}
 
 
-@pytest.mark.slow  # ~36 small runs, 5-8 min on 2 shared cores
+@pytest.mark.slow  # 9 dried films calendered twice: ~4 min on a free core, 10 on a busy machine
 def test_process_window_sweep_has_no_failed_trial():
     """AM 0.90-0.97 x compression 0-0.35 x 3 seeds: every run ends (SimulationFailed would fail the
     test), every inertial number is below its bound, spring-back >= 0 on the relaxed film; at 95 %
     AM the mean peak pressure rises with compression and the porosity spans the measured range."""
     out = {}
-    for am, cr, seed in itertools.product(AM_FRACTIONS, COMPRESSIONS, SEEDS):
-        recipe = {"am_mass_fraction": am, "compression_ratio": cr}
-        o = simulate_electrode(recipe, seed=seed, calendering_config=CONFIG, **SMALL).outcomes
-        out[am, cr, seed] = o
-        assert o["inertial_number"] <= CONFIG.inertial_bound, (am, cr, seed)
-        assert o["spring_back_pct"] >= 0.0, (am, cr, seed)
-        assert o["porosity"] == pytest.approx(o["macro_porosity"] + o["cbd_nano_porosity"])
+    for am, seed in itertools.product(AM_FRACTIONS, SEEDS):
+        dried = simulate_electrode({"am_mass_fraction": am, "compression_ratio": 0.0}, seed=seed, **SMALL)
+        for cr in COMPRESSIONS:
+            o = (recalender(dried, cr, calendering_config=CONFIG) if cr > 0.0 else dried).outcomes
+            out[am, cr, seed] = o
+            assert o["inertial_number"] <= CONFIG.inertial_bound, (am, cr, seed)
+            assert o["porosity"] == pytest.approx(o["macro_porosity"] + o["cbd_nano_porosity"])
+            assert o["creep_pct"] <= 0.0 and o["spring_back_pct"] >= 0.0
+            if o["max_pressure_mpa"] > 10.0:  # a loaded film recovers elastically
+                assert o["spring_back_pct"] > 0.2 and o["creep_pct"] == 0.0, (am, cr, seed)
     for am in AM_FRACTIONS:
         pressure = [np.mean([out[am, cr, s]["max_pressure_mpa"] for s in SEEDS]) for cr in COMPRESSIONS]
         porosity = [np.mean([out[am, cr, s]["porosity"] for s in SEEDS]) for cr in COMPRESSIONS]
