@@ -2,8 +2,9 @@
 
 Runs the dem evaluator over the NMC111 process window (AM fractions x compression ratios x seeds,
 metrics off), fits the process model's calendering constants to the DEM means by least squares
-(`fit_calendering_law`: the dense packing limit on the porosity drop, the pressure law on the peak
-pressure, the spring-back coefficient on the spring-back), and prints the agreement table (DEM mean
+(`fit_calendering_law`: the pressure law on the peak pressure, the spring-back coefficient on the
+spring-back, all three residuals together; the dense packing limit is held, SATURATION_HELD, as
+the DEM does not reach it within the window), and prints the agreement table (DEM mean
 +- std over seeds vs the process model with the frozen constants of sims/process.py).
 
     python benchmarks/process_vs_dem.py --json results/process_vs_dem.json
@@ -35,6 +36,23 @@ from sims.protocols.calendering import CalenderingConfig  # noqa: E402
 # a lab-like coating: 65 % solids, 200 um comma gap, 0.3 m/min (only its dried film matters here)
 COATING = {"solid_content": 0.65, "comma_gap_um": 200.0}
 DEM_NAMES = ("porosity", "dried_porosity", "max_pressure_mpa", "spring_back_pct")
+# keyword of sims.process.process_arrays -> constant of sims/process.py
+FROZEN = {
+    "calendered_max_packing": "CALENDERED_MAX_PACKING",
+    "saturation_exponent": "SATURATION_EXPONENT",
+    "pressure_modulus_ratio": "CALENDERING_PRESSURE_MODULUS_RATIO",
+    "pressure_exponent": "CALENDERING_PRESSURE_EXPONENT",
+    "spring_back_coefficient": "SPRING_BACK_COEFFICIENT",
+}
+# the DEM does not reach the dense limit within compression 0.35: held at the lab's flattening
+SATURATION_HELD = {"calendered_max_packing": 0.90, "saturation_exponent": 12.0}
+BOUNDS = {
+    "calendered_max_packing": (0.75, 0.99),
+    "saturation_exponent": (1.5, 20.0),
+    "pressure_modulus_ratio": (1e-3, 1.0),
+    "pressure_exponent": (1.0, 6.0),
+    "spring_back_coefficient": (0.01, 3.0),
+}
 
 
 def dem_window(
@@ -79,36 +97,30 @@ def process_values(rows: list[dict], **law: float) -> dict[str, np.ndarray]:
     }
 
 
-def fit_calendering_law(rows: list[dict]) -> dict[str, float]:
-    """Least-squares calendering constants of the process model on the DEM means (relative errors)."""
+def fit_calendering_law(rows: list[dict], fixed: dict[str, float] | None = None) -> dict[str, float]:
+    """Least-squares calendering constants of the process model on the DEM means (those in `fixed`
+    held), each residual over its tolerance: porosity drop 0.02, pressure 20 % + 5 MPa (the plate
+    barely touches a rough film at light compressions), spring-back 0.5 point."""
+    fixed = dict(fixed or {})
     dem_drop = np.array([r["dem_dried_porosity"] - r["dem_porosity"] for r in rows])
     dem_p = np.array([r["dem_max_pressure_mpa"] for r in rows])
     dem_sb = np.array([r["dem_spring_back_pct"] for r in rows])
-    names = (
-        "calendered_max_packing",
-        "pressure_at_dense_limit_pa",
-        "pressure_exponent",
-        "spring_back_coefficient",
-    )
+    names = [name for name in FROZEN if name not in fixed]
 
     def residual(x: np.ndarray) -> np.ndarray:
-        pred = process_values(rows, **dict(zip(names, x, strict=True)))
+        pred = process_values(rows, **fixed, **dict(zip(names, x, strict=True)))
         return np.concatenate(
             [
                 (pred["porosity_drop"] - dem_drop) / 0.02,
-                np.log(np.maximum(pred["max_pressure_mpa"], 1e-6) / np.maximum(dem_p, 1e-6)) / 0.2,
+                (pred["max_pressure_mpa"] - dem_p) / (0.2 * dem_p + 5.0),
                 (pred["spring_back_pct"] - dem_sb) / 0.5,
             ]
         )
 
-    x0 = [
-        process.CALENDERED_MAX_PACKING,
-        process.CALENDERING_PRESSURE_MAX_PA,
-        process.CALENDERING_PRESSURE_EXPONENT,
-        process.SPRING_BACK_COEFFICIENT,
-    ]
-    fit = least_squares(residual, x0=x0, bounds=([0.75, 1e7, 1.0, 0.01], [0.97, 2e9, 6.0, 3.0]))
-    return dict(zip(names, (float(v) for v in fit.x), strict=True))
+    low, high = np.array([BOUNDS[n] for n in names]).T
+    x0 = np.clip([getattr(process, FROZEN[n]) for n in names], low, high)
+    fit = least_squares(residual, x0=x0, bounds=(low, high))
+    return {**fixed, **dict(zip(names, (float(v) for v in fit.x), strict=True))}
 
 
 def agreement(rows: list[dict]) -> list[dict]:
@@ -142,13 +154,8 @@ def main() -> None:
         args.am, args.compressions, range(args.seeds), args.n_am, args.lateral_um, args.load_steps
     )
     table = agreement(rows)
-    fitted = fit_calendering_law(rows)
-    frozen = {
-        "calendered_max_packing": process.CALENDERED_MAX_PACKING,
-        "pressure_at_dense_limit_pa": process.CALENDERING_PRESSURE_MAX_PA,
-        "pressure_exponent": process.CALENDERING_PRESSURE_EXPONENT,
-        "spring_back_coefficient": process.SPRING_BACK_COEFFICIENT,
-    }
+    fitted = fit_calendering_law(rows, SATURATION_HELD)
+    frozen = {name: getattr(process, constant) for name, constant in FROZEN.items()}
     out = {
         "rows": table,
         "fitted": fitted,
