@@ -38,8 +38,10 @@ conserved), and the CBD nanopores count as pore volume.
 CBD transport (`cbd_transport`): see sims.electrode_metrics.
 
 RVE error bars: `seeds: N` runs N RVEs (seeds seed..seed+N-1) and reports the mean of every
-outcome with its sample standard deviation as `<name>_std` (benchmarks/rve_convergence.py
-measures how the spread falls with the RVE size).
+outcome with its sample standard deviation as `<name>_std`. At the default recipe
+(benchmarks/rve_convergence.py, 3 seeds) the porosity spread is 0.012 / 0.008 / 0.004 at 120 /
+200 / 300 AM and the peak-pressure spread 13 / 19 / 7 %; the default RVE (DEFAULT_N_AM = 300,
+~3,500 particles, ~4 min a run with metrics on a busy core) keeps the porosity spread below 0.01.
 """
 
 from __future__ import annotations
