@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from batman_opt.evaluators.base import (
     POSITIVE,
@@ -24,6 +24,7 @@ from batman_opt.evaluators.base import (
 )
 from batman_opt.evaluators.quantities import outcome_range
 from sims import electrode
+from sims.electrode_metrics import cbd_relative_diffusivity
 from sims.protocols.roll import DEFAULT_ROLL_RADIUS_M
 from sims.structure import ElectrodeStructure
 
@@ -40,6 +41,16 @@ class DemOptions(NoOptions):
     timeseries_every: int = Field(1000, ge=1, description="steps between time-series frames")
     threads: int = Field(1, ge=1, le=256, description="numba threads per agent")
     metrics: bool = Field(True, description="voxel metrics (tortuosity, surfaces); off: film outcomes only")
+    seeds: int = Field(
+        1, ge=1, le=32, description="RVE replicates: outcomes are their means, <name>_std beside"
+    )
+    cbd_transport: str = Field("bruggeman", description="bruggeman | blocking | D_rel=<value in [0, 1]>")
+
+    @field_validator("cbd_transport")
+    @classmethod
+    def _known_transport(cls, value: str) -> str:
+        cbd_relative_diffusivity(value, 0.5)  # PhysicalInputError (a ValueError) names the choices
+        return value
 
 
 class DemEvaluator(Evaluator):
@@ -63,6 +74,8 @@ class DemEvaluator(Evaluator):
         assert set(self.inputs) == set(electrode.INPUTS), "dem inputs out of step with sims.electrode"
         names = [n for n in electrode.OUTCOMES if options.metrics or n not in electrode.METRIC_OUTCOMES]
         self.outcomes = {name: outcome_range(name) for name in names}
+        if options.seeds > 1:
+            self.outcomes.update({f"{name}_std": Interval(0.0, math.inf) for name in names})
 
     def evaluate(self, params: Mapping[str, Any]) -> Evaluation:
         opts = self.options
@@ -80,6 +93,8 @@ class DemEvaluator(Evaluator):
                 timeseries_every=opts.timeseries_every,
                 threads=opts.threads,
                 metrics=opts.metrics,
+                seeds=opts.seeds,
+                cbd_transport=opts.cbd_transport,
             )
             structure = ElectrodeStructure.of(
                 result.state, result.calendered.box, result.calendered.thickness_m, self.material

@@ -10,6 +10,11 @@ The last stages switch to the real contact stiffness, without solvent: the surfa
 at P_cap (servo) while the overlaps adapt, then it is removed and the film comes to rest: that is
 the dried electrode.
 
+`Drying` is a steppable protocol (sims.protocols.stepping) of three stages, "wet" (soft contacts,
+solvent, descending surface), "consolidate" (real contacts, surface servo at P_cap) and "relax"
+(no surface); the observables per block are the surface height and pressure, and I at P_cap in the
+wet stage. `dry` runs it to its end. The wet stage is the one PAML's macro-steps replace.
+
 Scaling (quasi-static, checked). Real drying takes seconds to minutes; here it takes ~1e-4 s of
 simulated time, so:
 - the contact moduli are scaled down during the wet stage (AM x1e-2, CBD x1e-1): at pressures
@@ -43,6 +48,7 @@ from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial
 from sims.protocols.contact_tables import COLLECTOR_TYPE, FREE_SURFACE_TYPE, electrode_contact_params
 from sims.protocols.film import inertial_number, mean_diameter_and_density, sphere_volume_m3, top_m
+from sims.protocols.stepping import PressureServo, Stage, SteppedProtocol, plate_pressure_pa
 from sims.protocols.timeseries import FrameRecorder, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
@@ -64,7 +70,6 @@ class DryingConfig:
     max_sedimentation_number: float = 3.0
     jammed_solid_fraction: float = 0.64  # the surface's planned stop (random close packing)
     servo_steps: int = 3000
-    servo_block_steps: int = 100
     servo_step_fraction: float = 1e-3  # largest surface move per servo block, in mean diameters
     relax_steps: int = 2000
     block_steps: int = 250
@@ -112,6 +117,198 @@ def stokes_settling_m_s(material: ElectrodeMaterial, diameter_m: float) -> float
     return 2.0 / 9.0 * drho * G * (0.5 * diameter_m) ** 2 / material.solvent.viscosity_pa_s
 
 
+class Drying(SteppedProtocol):
+    """The drying protocol (module doc) on a copy of the slurry `state` (particles at rest, no
+    overlap, inside `box`); wet_thickness_m: film after coating (m); drying_rate_um_s: film
+    shrinkage speed, i.e. solvent evaporation flux over solvent density (um/s)."""
+
+    name = "drying"
+
+    def __init__(
+        self,
+        state: ParticleState,
+        box: Box,
+        material: ElectrodeMaterial,
+        wet_thickness_m: float,
+        drying_rate_um_s: float,
+        *,
+        config: DryingConfig | None = None,
+        threads: int = 1,
+        writer: TimeSeriesWriter | None = None,
+    ) -> None:
+        cfg = self.cfg = config or DryingConfig()
+        super().__init__(cfg.block_steps)
+        if not (math.isfinite(drying_rate_um_s) and drying_rate_um_s > 0.0):
+            raise PhysicalInputError(f"drying_rate must be > 0 um/s, got {drying_rate_um_s}")
+        if not (math.isfinite(wet_thickness_m) and wet_thickness_m > 0.0):
+            raise PhysicalInputError(f"wet film thickness must be > 0, got {wet_thickness_m}")
+        self.material, self.box = material, box
+        self.wet_thickness_m = float(wet_thickness_m)
+        self.drying_rate = 1e-6 * drying_rate_um_s
+        state = state.copy()
+        lx, ly = box.length[0], box.length[1]
+        self.area = lx * ly
+        self.p_cap = capillary_pressure_pa(material)
+
+        scale = (cfg.stiffness_scale_am, cfg.stiffness_scale_cbd, 1.0, 1.0, 1.0)
+        soft = electrode_contact_params(material, stiffness_scale=scale)
+        dt = DT_FRACTION * soft.rayleigh_time(state.radius, state.mass, state.type_id)
+
+        self.z0 = z0 = max(wet_thickness_m, top_m(state))
+        self.h_jam = h_jam = sphere_volume_m3(state) / (self.area * cfg.jammed_solid_fraction)
+        if z0 <= h_jam:
+            raise PhysicalInputError(
+                f"wet film ({z0 * 1e6:.1f} um) is already denser than a random close packing "
+                f"({h_jam * 1e6:.1f} um): solid_content too high"
+            )
+        # consolidation speed from the inertial-number target at the capillary pressure (at h_jam)
+        self.d_mean, rho = mean_diameter_and_density(state)
+        self.speed = speed = cfg.inertial_target * h_jam / (self.d_mean * math.sqrt(rho / self.p_cap))
+        n_planned = max(int(math.ceil((z0 - h_jam) / (cfg.fast_factor * speed * dt))), cfg.block_steps)
+
+        # sedimentation: d50 AM settles sed_number times faster than the surface descends
+        d50 = 1e-6 * material.active.mean_diameter_um
+        # hindered settling in the concentrated slurry (Richardson-Zaki, n = 4.65 at low Reynolds number)
+        solid_fraction_wet = min(sphere_volume_m3(state) / (self.area * wet_thickness_m), 0.6)
+        sed_real = stokes_settling_m_s(material, d50) * (1.0 - solid_fraction_wet) ** 4.65 / self.drying_rate
+        self.sedimentation_number = sed_number = min(sed_real, cfg.max_sedimentation_number)
+        m50 = 1000.0 * material.active.density_g_cm3 * math.pi / 6.0 * d50**3
+        tau50 = 0.1 * n_planned * dt
+        viscosity = m50 / (3.0 * math.pi * d50 * tau50)
+        buoyancy = 1.0 - material.solvent.density_g_cm3 / material.active.density_g_cm3
+        g_eff = sed_number * speed * 3.0 * math.pi * viscosity * d50 / (m50 * buoyancy)
+
+        self.surface = PlaneWall(
+            z=z0, normal=-1, velocity=(0.0, 0.0, -cfg.fast_factor * speed), type_id=FREE_SURFACE_TYPE
+        )
+        walls = [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), self.surface]
+        self.sim = Simulation(
+            state,
+            box,
+            soft,
+            walls,
+            dt,
+            gravity=(0.0, 0.0, -g_eff * buoyancy),
+            fluid_viscosity_pa_s=viscosity,
+            threads=threads,
+        )
+        log.info(
+            "drying: dt %.3g s, surface %.3g m/s, ~%d steps, Ns %.2g (real %.2g)",
+            dt,
+            speed,
+            n_planned,
+            sed_number,
+            sed_real,
+        )
+        self.history: list[tuple[float, float, float]] = []
+        self.frames = FrameRecorder(writer, "drying", (lx, ly))
+        self.frames.maybe(self.sim, z0, 0.0, force=True, step=0)
+        self.inertial = 0.0
+        self.real_duration_s = 0.0
+        self._hold_p_cap: PressureServo | None = None
+        self._set_stages(
+            (
+                Stage("wet", self._wet, cfg.max_wet_steps),
+                Stage("consolidate", self._consolidate, cfg.servo_steps, self._start_consolidate),
+                Stage("relax", self._relax, cfg.relax_steps, self._start_relax),
+            )
+        )
+
+    @property
+    def pressure_pa(self) -> float:
+        return plate_pressure_pa(self.surface, self.area)
+
+    def _wet(self) -> bool:
+        cfg, surface, pressure = self.cfg, self.surface, self.pressure_pa
+        self.history.append((self.time, surface.z, pressure))
+        log.debug("drying step %d: surface %.3g m, pressure %.3g Pa", self.step, surface.z, pressure)
+        self.frames.maybe(self.sim, surface.z, (self.z0 - surface.z) / self.drying_rate, step=self.step)
+        # consolidated: P_cap reached while the surface was already moving at the slow speed (a
+        # pressure peak of the fast sweep is the suspension's drag, not a consolidated film)
+        was_slow = surface.velocity[2] == -self.speed
+        compacting = pressure >= cfg.switch_fraction * self.p_cap
+        i_num = inertial_number(self.speed / surface.z, self.p_cap, self.sim.state) if compacting else 0.0
+        self._record(surface.z, pressure, i_num)
+        if (pressure >= self.p_cap and was_slow) or surface.z <= 0.5 * self.h_jam:
+            return True
+        surface.velocity = (0.0, 0.0, -self.speed if compacting else -cfg.fast_factor * self.speed)
+        self.inertial = max(self.inertial, i_num)
+        return False
+
+    def _start_consolidate(self) -> None:
+        # dried: no solvent, real stiffness. The surface first holds the film at P_cap (servo) while
+        # the soft-contact overlaps relax to real-stiffness ones, then it is removed and the film
+        # comes to rest under real gravity (its elastic rebound at real stiffness is then negligible).
+        cfg, surface = self.cfg, self.surface
+        if surface.z <= 0.5 * self.h_jam:
+            raise SimulationFailed(
+                f"drying: the free surface sank to {surface.z * 1e6:.2f} um without resistance"
+            )
+        if self.inertial > cfg.inertial_bound:
+            raise SimulationFailed(
+                f"drying: inertial number {self.inertial:.3g} above the bound {cfg.inertial_bound}"
+            )
+        self.real_duration_s = (self.z0 - surface.z) / self.drying_rate
+        dried = self.sim.state
+        dried.velocity[:] = 0.0
+        dried.angular_velocity[:] = 0.0
+        # the soft contacts' overlaps (largest overlaps, i.e. plastic flattening) and tangential
+        # springs are artefacts of the stiffness scaling: the real-stiffness contacts start afresh
+        dried.contacts = None
+        params = electrode_contact_params(self.material)
+        dt_real = DT_FRACTION * params.rayleigh_time(dried.radius, dried.mass, dried.type_id)
+        surface.velocity = (0.0, 0.0, 0.0)
+        self.sim = Simulation(
+            dried,
+            self.box,
+            params,
+            [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), surface],
+            dt_real,
+            gravity=(0.0, 0.0, -G),
+            threads=self.sim.threads,
+        )
+        self.frames.next_stage("drying_consolidate", 0)
+        servo_speed = cfg.servo_step_fraction * self.d_mean / (cfg.block_steps * dt_real)
+        self._hold_p_cap = PressureServo(servo_speed)
+
+    def _consolidate(self) -> bool:
+        self._record(self.surface.z, self.pressure_pa)
+        self.frames.maybe(self.sim, self.surface.z, self.real_duration_s, step=self.step)
+        self.surface.velocity = (0.0, 0.0, self._hold_p_cap(self.pressure_pa, self.p_cap))
+        return False
+
+    def _start_relax(self) -> None:
+        self.surface.velocity = (0.0, 0.0, 0.0)
+        self.surface.z = self.box.hi[2] - 1e-9
+        self.sim.refresh()
+        self.frames.next_stage("drying_relax", 0)
+
+    def _relax(self) -> bool:
+        self._record(float("nan"), 0.0)
+        self.frames.maybe(self.sim, float("nan"), self.real_duration_s, step=self.step)
+        return False
+
+    def result(self) -> DryingResult:
+        """The dried electrode once the protocol is done."""
+        if not self.done:
+            raise PhysicalInputError("drying: result() before the protocol ended")
+        final = self.sim.state
+        if not np.all(np.isfinite(final.position)):
+            raise SimulationFailed("drying: non-finite positions at the end of the relaxation")
+        return DryingResult(
+            state=final,
+            box=self.box,
+            thickness_m=top_m(final),
+            wet_thickness_m=self.wet_thickness_m,
+            capillary_pressure_pa=self.p_cap,
+            inertial_number=self.inertial,
+            sedimentation_number=self.sedimentation_number,
+            real_duration_s=self.real_duration_s,
+            steps=self.step,
+            history=self.history,
+        )
+
+
 def dry(
     state: ParticleState,
     box: Box,
@@ -123,155 +320,10 @@ def dry(
     threads: int = 1,
     writer: TimeSeriesWriter | None = None,
 ) -> DryingResult:
-    """Dry the slurry `state` (particles at rest, no overlap, inside `box`) into an electrode.
-
-    wet_thickness_m: film thickness after coating (m); drying_rate_um_s: film shrinkage speed, i.e.
-    the solvent evaporation flux over the solvent density (um/s). The state is not modified.
-    """
-    cfg = config or DryingConfig()
-    if not (math.isfinite(drying_rate_um_s) and drying_rate_um_s > 0.0):
-        raise PhysicalInputError(f"drying_rate must be > 0 um/s, got {drying_rate_um_s}")
-    if not (math.isfinite(wet_thickness_m) and wet_thickness_m > 0.0):
-        raise PhysicalInputError(f"wet film thickness must be > 0, got {wet_thickness_m}")
-    drying_rate = 1e-6 * drying_rate_um_s
-    state = state.copy()
-    lx, ly = box.length[0], box.length[1]
-    area = lx * ly
-    p_cap = capillary_pressure_pa(material)
-
-    scale = (cfg.stiffness_scale_am, cfg.stiffness_scale_cbd, 1.0, 1.0, 1.0)
-    soft = electrode_contact_params(material, stiffness_scale=scale)
-    dt = DT_FRACTION * soft.rayleigh_time(state.radius, state.mass, state.type_id)
-
-    z0 = max(wet_thickness_m, top_m(state))
-    h_jam = sphere_volume_m3(state) / (area * cfg.jammed_solid_fraction)
-    if z0 <= h_jam:
-        raise PhysicalInputError(
-            f"wet film ({z0 * 1e6:.1f} um) is already denser than a random close packing "
-            f"({h_jam * 1e6:.1f} um): solid_content too high"
-        )
-    # consolidation speed from the inertial-number target at the capillary pressure (at h_jam)
-    d_mean, rho = mean_diameter_and_density(state)
-    speed = cfg.inertial_target * h_jam / (d_mean * math.sqrt(rho / p_cap))
-    n_planned = max(int(math.ceil((z0 - h_jam) / (cfg.fast_factor * speed * dt))), cfg.block_steps)
-
-    # sedimentation: d50 AM settles sed_number times faster than the surface descends
-    d50 = 1e-6 * material.active.mean_diameter_um
-    # hindered settling in the concentrated slurry (Richardson-Zaki, n = 4.65 at low Reynolds number)
-    solid_fraction_wet = min(sphere_volume_m3(state) / (area * wet_thickness_m), 0.6)
-    sed_real = stokes_settling_m_s(material, d50) * (1.0 - solid_fraction_wet) ** 4.65 / drying_rate
-    sed_number = min(sed_real, cfg.max_sedimentation_number)
-    m50 = 1000.0 * material.active.density_g_cm3 * math.pi / 6.0 * d50**3
-    tau50 = 0.1 * n_planned * dt
-    viscosity = m50 / (3.0 * math.pi * d50 * tau50)
-    buoyancy = 1.0 - material.solvent.density_g_cm3 / material.active.density_g_cm3
-    g_eff = sed_number * speed * 3.0 * math.pi * viscosity * d50 / (m50 * buoyancy)
-
-    surface = PlaneWall(
-        z=z0, normal=-1, velocity=(0.0, 0.0, -cfg.fast_factor * speed), type_id=FREE_SURFACE_TYPE
+    """Dry the slurry `state` (particles at rest, no overlap, inside `box`) into an electrode, to
+    the end of the Drying protocol. The state is not modified."""
+    protocol = Drying(
+        state, box, material, wet_thickness_m, drying_rate_um_s, config=config, threads=threads, writer=writer
     )
-    walls = [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), surface]
-    sim = Simulation(
-        state,
-        box,
-        soft,
-        walls,
-        dt,
-        gravity=(0.0, 0.0, -g_eff * buoyancy),
-        fluid_viscosity_pa_s=viscosity,
-        threads=threads,
-    )
-    log.info(
-        "drying: dt %.3g s, surface %.3g m/s, ~%d steps, Ns %.2g (real %.2g)",
-        dt,
-        speed,
-        n_planned,
-        sed_number,
-        sed_real,
-    )
-    history: list[tuple[float, float, float]] = []
-    frames = FrameRecorder(writer, "drying", (lx, ly))
-    inertial = 0.0
-
-    def wet_block(s: Simulation) -> bool:
-        nonlocal inertial
-        pressure = surface.mean_force[2] / area
-        history.append((s.time, surface.z, pressure))
-        log.debug("drying step %d: surface %.3g m, pressure %.3g Pa", s.step, surface.z, pressure)
-        frames.maybe(s, surface.z, (z0 - surface.z) / drying_rate)
-        # consolidated: P_cap reached while the surface was already moving at the slow speed (a
-        # pressure peak of the fast sweep is the suspension's drag, not a consolidated film)
-        was_slow = surface.velocity[2] == -speed
-        if (pressure >= p_cap and was_slow) or surface.z <= 0.5 * h_jam:
-            return True
-        compacting = pressure >= cfg.switch_fraction * p_cap
-        surface.velocity = (0.0, 0.0, -speed if compacting else -cfg.fast_factor * speed)
-        if compacting:
-            inertial = max(inertial, inertial_number(speed / surface.z, p_cap, s.state))
-        return False
-
-    frames.maybe(sim, surface.z, 0.0, force=True)
-    sim.run(cfg.max_wet_steps, callback_every=cfg.block_steps, callback=wet_block)
-    if surface.z <= 0.5 * h_jam:
-        raise SimulationFailed(
-            f"drying: the free surface sank to {surface.z * 1e6:.2f} um without resistance"
-        )
-    if inertial > cfg.inertial_bound:
-        raise SimulationFailed(f"drying: inertial number {inertial:.3g} above the bound {cfg.inertial_bound}")
-    real_duration = (z0 - surface.z) / drying_rate
-    wet_steps = sim.step
-
-    # dried: no solvent, real stiffness. The surface first holds the film at P_cap (servo) while the
-    # soft-contact overlaps relax to real-stiffness ones, then it is removed and the film comes to
-    # rest under real gravity (its elastic rebound at real stiffness is then negligible).
-    dried = sim.state
-    dried.velocity[:] = 0.0
-    dried.angular_velocity[:] = 0.0
-    # the soft contacts' overlaps (largest overlaps, i.e. plastic flattening) and tangential springs
-    # are artefacts of the stiffness scaling: the real-stiffness contacts start afresh
-    dried.contacts = None
-    params = electrode_contact_params(material)
-    dt_real = DT_FRACTION * params.rayleigh_time(dried.radius, dried.mass, dried.type_id)
-    surface.velocity = (0.0, 0.0, 0.0)
-    relax = Simulation(
-        dried,
-        box,
-        params,
-        [PlaneWall(0.0, normal=1, type_id=COLLECTOR_TYPE), surface],
-        dt_real,
-        gravity=(0.0, 0.0, -G),
-        threads=threads,
-    )
-    frames.next_stage("drying_consolidate", wet_steps)
-    servo_speed = cfg.servo_step_fraction * d_mean / (cfg.servo_block_steps * dt_real)
-
-    def servo(s: Simulation) -> None:
-        frames.maybe(s, surface.z, real_duration)
-        excess = surface.mean_force[2] / (area * p_cap) - 1.0
-        surface.velocity = (0.0, 0.0, servo_speed * float(np.clip(excess, -1.0, 1.0)))
-
-    relax.run(cfg.servo_steps, callback_every=cfg.servo_block_steps, callback=servo)
-    surface.velocity = (0.0, 0.0, 0.0)
-    surface.z = box.hi[2] - 1e-9
-    relax.refresh()
-    frames.next_stage("drying_relax", wet_steps)
-    relax.run(
-        cfg.relax_steps,
-        callback_every=cfg.block_steps,
-        callback=lambda s: frames.maybe(s, float("nan"), real_duration),
-    )
-    final = relax.state
-    if not np.all(np.isfinite(final.position)):
-        raise SimulationFailed("drying: non-finite positions at the end of the relaxation")
-    return DryingResult(
-        state=final,
-        box=box,
-        thickness_m=top_m(final),
-        wet_thickness_m=float(wet_thickness_m),
-        capillary_pressure_pa=p_cap,
-        inertial_number=inertial,
-        sedimentation_number=sed_number,
-        real_duration_s=real_duration,
-        steps=wet_steps + relax.step,
-        history=history,
-    )
+    protocol.run()
+    return protocol.result()

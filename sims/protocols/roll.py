@@ -51,6 +51,11 @@ a plane tilted by < 0.01 rad, so the plate protocol remains the closer local mod
 Default RVE (300 AM, 96:2:2, R = 200 um, compression 0.2): 4 tiles, 13,900 particles, 151,000
 steps, ~9.5 min on one core; porosity 0.38 (dried 0.44), spring-back 14 %, nip pressure 15 MPa.
 
+Not (yet) shared with the plate protocol: the roll is a plain function, not a steppable protocol,
+it does not densify the CBD (its gap check counts the CBD particles as they are, so it refuses
+compressions above ~0.28 on 96:2:2 films), and a loading block above the inertial bound is not
+re-run (the run fails instead); its lift and micrometer use the same PressureServo, non-adaptive.
+
 Quasi-static check: at the nip entry a point is compressed at the rate v a / R (+ the roll's descent
 during the ramp), over the current thickness; I = rate d sqrt(rho / P) with the nip pressure, held
 to the plate protocol's target and bound (`CalenderingConfig`: the roll slows down where I would
@@ -82,7 +87,8 @@ from sims.protocols.calendering import (
     checked_inertial_number,
 )
 from sims.protocols.contact_tables import COLLECTOR_TYPE, TOOL_TYPE, electrode_contact_params
-from sims.protocols.film import inertial_number, mean_diameter_and_density, top_m
+from sims.protocols.film import inertial_number, mean_diameter_and_density, sphere_volume_m3, top_m
+from sims.protocols.stepping import PressureServo
 from sims.protocols.timeseries import FrameRecorder, TimeSeriesWriter
 
 log = logging.getLogger(__name__)
@@ -92,7 +98,7 @@ ARC_MARGIN = 1.1  # box length >= ARC_MARGIN * 2 a: the roll clears the film at 
 DAMPING_TIME_FRACTION = 0.05  # drag relaxation time / nip passage time (module doc)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RollResult(CalenderingResult):
     """A roll-calendered electrode: CalenderingResult (strain, pressure_pa = nip pressure, stage per
     block; min_gap_m = the roll gap) plus, per block, roll_travel_m (axis travel along x, m) and
@@ -137,7 +143,7 @@ def roll_calender(
     cfg = config or CalenderingConfig()
     if not (math.isfinite(roll_radius_m) and roll_radius_m > 0.0):
         raise PhysicalInputError(f"roll_radius_um must be > 0, got {roll_radius_m * 1e6}")
-    h0, gap = calendering_gap(state, box, compression_ratio, speed_mm_s)
+    h0, gap = calendering_gap(state, box, compression_ratio, speed_mm_s, sphere_volume_m3(state))
     radius = float(roll_radius_m)
     arc = math.sqrt(2.0 * radius * (h0 - gap))
     lx = float(box.length[0])
@@ -145,24 +151,24 @@ def roll_calender(
     if compression_ratio == 0.0:  # uncalendered: the dried film as it is
         e = np.zeros(0)
         return RollResult(
-            state.copy(),
-            box,
-            h0,
-            h0,
-            h0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            e,
-            e,
-            e.astype(np.int64),
-            0,
-            e,
-            e,
-            radius,
-            0.0,
-            1,
+            state=state.copy(),
+            box=box,
+            h_dried_m=h0,
+            min_gap_m=h0,
+            thickness_m=h0,
+            spring_back_pct=0.0,
+            max_pressure_pa=0.0,
+            inertial_number=0.0,
+            real_duration_s=0.0,
+            strain=e,
+            pressure_pa=e,
+            stage=e.astype(np.int64),
+            steps=0,
+            roll_travel_m=e,
+            line_load_n_m=e,
+            roll_radius_m=radius,
+            contact_arc_m=0.0,
+            tiles=1,
         )
     state, box = tile_x(state, box, tiles)
     state.velocity[:] = 0.0
@@ -261,10 +267,11 @@ def roll_calender(
     p_start = max(rec[-1][3], cfg.touch_pressure_pa)
     ramp = iter(np.linspace(p_start, cfg.touch_pressure_pa, n_blocks))
 
+    lift_servo = PressureServo(lift_speed, adaptive=False)
+
     def lift(s: Simulation) -> None:
         pressure, _ = nip(2)
-        excess = pressure / next(ramp, cfg.touch_pressure_pa) - 1.0
-        roll.velocity = (0.0, lift_speed * float(np.clip(excess, -1.0, 1.0)))
+        roll.velocity = (0.0, lift_servo(pressure, next(ramp, cfg.touch_pressure_pa)))
 
     lift(sim)
     sim.run(n_blocks * cfg.block_steps, callback_every=cfg.block_steps, callback=lift)
@@ -277,14 +284,16 @@ def roll_calender(
     sim.refresh()
     area = lx * ly
 
+    touch_servo = PressureServo(approach[0], adaptive=False)
+
     def touch(s: Simulation) -> None:
         pressure = plate.mean_force[2] / area
         rec.append((roll.center_x - x0, plate.z, plate.mean_force[2], pressure, 2, 0.0))
         frames.maybe(s, plate.z, s.time * time_scale, wall_pressure_pa=pressure)
         if pressure >= cfg.touch_pressure_pa:
             approach[0] = lift_speed
-        excess = pressure / cfg.touch_pressure_pa - 1.0
-        plate.velocity = (0.0, 0.0, approach[0] * float(np.clip(excess, -1.0, 1.0)))
+        touch_servo.max_speed_m_s = approach[0]
+        plate.velocity = (0.0, 0.0, touch_servo(pressure, cfg.touch_pressure_pa))
 
     touch(sim)
     sim.run(n_blocks * cfg.block_steps, callback_every=cfg.block_steps, callback=touch)

@@ -131,11 +131,13 @@ class FrameRecorder:
         real_time_s: float,
         force: bool = False,
         wall_pressure_pa: float = float("nan"),
+        step: int | None = None,
     ) -> None:
-        """Write the simulation's state if a frame is due (or `force`)."""
+        """Write the simulation's state if a frame is due (or `force`); `step`: the protocol's step
+        count when the simulation's own does not run on across its stages."""
         if self.writer is None:
             return
-        step = self.offset + sim.step
+        step = self.offset + sim.step if step is None else step
         if force or self.last_step is None or step - self.last_step >= self.writer.every:
             self.writer.write(
                 self.stage,

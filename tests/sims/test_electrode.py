@@ -6,10 +6,22 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sims.electrode import DEFAULTS, INPUTS, OUTCOMES, evaluate, resolve_params, simulate_electrode
+from sims.electrode import (
+    DEFAULTS,
+    INPUTS,
+    METRIC_OUTCOMES,
+    OUTCOMES,
+    cbd_relative_diffusivity,
+    evaluate,
+    recalender,
+    replicate_statistics,
+    resolve_params,
+    simulate_electrode,
+    structure_metrics,
+)
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import get_material
-from sims.metrics import porosity
+from sims.metrics import AM, CBD, PORE, VoxelImage, porosity
 from sims.protocols.calendering import CalenderingConfig
 
 SMALL = {"n_am": 60, "lateral_um": 22.0, "calendering_config": CalenderingConfig(load_steps=20000)}
@@ -111,3 +123,55 @@ def test_options_from_a_command_line_are_checked():
         evaluate({}, "NMC111", n_am="1.5")
     with pytest.raises(PhysicalInputError, match="calender"):
         evaluate({}, "NMC111", calender="drum", n_am="20")
+
+
+def test_cbd_transport_orders_the_tortuosity_factor():
+    """More CBD diffusivity, easier transport: tau(D_rel=1) <= tau(bruggeman) <= tau(blocking), with
+    the blocking value reported whatever the choice; a bad choice is named."""
+    rng = np.random.default_rng(0)
+    labels = rng.choice(np.array([PORE, AM, CBD], dtype=np.uint8), size=(24, 24, 24), p=[0.45, 0.35, 0.2])
+    image = VoxelImage(labels, 0.5, 4.75, 0.975, cbd_nanoporosity=0.47)
+    mat = get_material("NMC111")
+    tau = {c: structure_metrics(image, mat, c) for c in ("D_rel=1", "bruggeman", "blocking", "D_rel=0")}
+    assert tau["D_rel=1"]["tortuosity_factor"] < tau["bruggeman"]["tortuosity_factor"]
+    assert tau["bruggeman"]["tortuosity_factor"] < tau["blocking"]["tortuosity_factor"]
+    assert tau["D_rel=0"]["tortuosity_factor"] == pytest.approx(tau["blocking"]["tortuosity_factor"])
+    assert {t["tortuosity_factor_cbd_blocking"] for t in tau.values()} == {
+        tau["blocking"]["tortuosity_factor"]
+    }
+    assert cbd_relative_diffusivity("bruggeman", 0.3) < cbd_relative_diffusivity("bruggeman", 0.47)
+    for bad in ("knudsen", "D_rel=2", "D_rel=x"):
+        with pytest.raises(PhysicalInputError, match="cbd_transport"):
+            evaluate({}, "NMC111", cbd_transport=bad, n_am="20")
+
+
+def test_replicates_give_mean_and_sample_std():
+    runs = [{"porosity": 0.30, "tortuosity_factor": 3.0}, {"porosity": 0.34, "tortuosity_factor": math.inf}]
+    stats = replicate_statistics(runs)
+    assert stats["porosity"] == pytest.approx(0.32) and stats["porosity_std"] == pytest.approx(0.02 * 2**0.5)
+    assert stats["tortuosity_factor"] == math.inf and stats["tortuosity_factor_std"] == math.inf
+    with pytest.raises(PhysicalInputError, match="seeds"):
+        evaluate({}, "NMC111", seeds="0")
+
+
+def test_seeds_report_the_spread_of_the_rve():
+    recipe = {"am_mass_fraction": 1.0, "compression_ratio": 0.2}  # 60 AM particles: quick
+    out = evaluate(recipe, "NMC111", seeds="2", metrics=False, **SMALL)
+    assert set(out) == {n for name in set(OUTCOMES) - set(METRIC_OUTCOMES) for n in (name, f"{name}_std")}
+    assert out["mass_loading_mg_cm2_std"] == pytest.approx(0.0, abs=1e-12)  # same counts, same area
+    assert 0.0 < out["porosity_std"] < 0.05 and out["max_pressure_mpa_std"] > 0.0
+
+
+def test_recalendering_the_dried_film_repeats_the_run():
+    """recalender reuses the dried film: at the same compression it is the same run, deeper it is denser."""
+    recipe = {"am_mass_fraction": 1.0, "compression_ratio": 0.15}
+    first = simulate_electrode(recipe, metrics=False, **SMALL)
+    again = recalender(first, 0.15, calendering_config=SMALL["calendering_config"])
+    assert again.outcomes == pytest.approx(first.outcomes, rel=1e-12)
+    deeper = recalender(first, 0.25, calendering_config=SMALL["calendering_config"]).outcomes
+    assert (
+        deeper["porosity"] < first.outcomes["porosity"]
+        and deeper["dried_porosity"] == first.outcomes["dried_porosity"]
+    )
+    with pytest.raises(PhysicalInputError, match="compression_ratio"):
+        recalender(first, 1.5)
