@@ -33,7 +33,7 @@ from plotly.offline import get_plotlyjs
 from batman_opt.errors import InputError
 from batman_opt.report.line_panel import line_panel
 from batman_opt.spec import Campaign
-from sims.electrode import VOXEL_SIZE_UM
+from sims.electrode_metrics import VOXEL_SIZE_UM, cbd_relative_diffusivity
 from sims.materials import get_material
 from sims.metrics import AM, CBD, PORE, TortuositySolver, shortest_pore_path, voxelize_spheres
 from sims.protocols.contact_tables import AM_TYPE
@@ -210,7 +210,8 @@ def layer_traces(structure: ElectrodeStructure, voxel_um: float = VOXEL_SIZE_UM)
             "hoverinfo": "skip",
         },
     ]
-    d_cbd = get_material(structure.material).cbd.nanoporosity ** 1.5  # as sims.electrode.structure_metrics
+    # as sims.electrode_metrics.structure_metrics with its default (Bruggeman) CBD transport
+    d_cbd = cbd_relative_diffusivity("bruggeman", get_material(structure.material).cbd.nanoporosity)
     solver = TortuositySolver(image, "z", phase_diffusivity={PORE: 1.0, CBD: d_cbd})
     result = solver.solve()
     j = labels.shape[1] // 2
