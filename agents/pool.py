@@ -63,7 +63,8 @@ class AgentPool:
         return f"{self.spec.kind}-{slot}" + (f".{generation}" if generation else "")
 
     def _start(self, slot: int) -> Any:
-        return EvaluatorAgent.options(num_cpus=self.spec.cpus_per_agent).remote(
+        resources = dict(self.spec.resources)
+        return EvaluatorAgent.options(num_cpus=self.spec.cpus_per_agent, resources=resources).remote(
             get_evaluator(self.spec.kind),
             self.material,
             dict(self.spec.options),

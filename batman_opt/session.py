@@ -69,7 +69,9 @@ class CampaignSession:
         """A session on `run_dir` (created, or resumed when it holds this campaign), locked until exit."""
         evaluator = campaign_evaluator(campaign)
         with RunStore(run_dir, lock=True) as store:
-            existed = store.campaign_path.exists()
+            # a run that recorded no trial (it failed to start: a typo, no cluster) takes the
+            # corrected campaign; one with trials only resumes the campaign it ran
+            existed = store.campaign_path.exists() and store.has_trials()
             if existed:
                 store.check_same_campaign(campaign)
             session = cls(campaign, store, evaluator)

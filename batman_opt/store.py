@@ -192,6 +192,10 @@ class RunStore:
         os.replace(tmp, final)
         _fsync_dir(self.trials_dir)
 
+    def has_trials(self) -> bool:
+        """Whether the trial log holds any event."""
+        return any(self.trials_dir.glob("*.parquet"))
+
     def trials(self) -> list[TrialRecord]:
         """Every trial in its latest state, ordered by trial id."""
         latest: dict[int, TrialRecord] = {}
