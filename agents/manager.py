@@ -166,6 +166,9 @@ def _drive(
             if not pool.running:
                 break
             for result in pool.wait():
+                if result.lost:  # not evaluated: its node or connection was lost; it runs again
+                    reissue.insert(0, session.records[result.trial])
+                    continue
                 session.record(
                     Finished(
                         result.trial,

@@ -413,7 +413,7 @@ def _located(
     path: Path, data: Any, lines: dict[tuple[int, Any], int], loc: tuple[Any, ...], message: str
 ) -> str:
     """'file:line: field: message', the line of the deepest part of `loc` found in the file."""
-    field = ".".join(str(p) for p in loc) or "campaign"
+    field = ".".join(str(p) if str(p).isprintable() else repr(p) for p in loc) or "campaign"
     line = _line_of(data, lines, loc)
     where = f"{path}:{line}" if line else str(path)
     return f"{where}: {field}: {message}"
