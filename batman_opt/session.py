@@ -74,6 +74,7 @@ class CampaignSession:
             existed = store.campaign_path.exists() and store.has_trials()
             if existed:
                 store.check_same_campaign(campaign)
+                store.compact()
             session = cls(campaign, store, evaluator)
             session.resumed = existed
             store.save_campaign(campaign)
