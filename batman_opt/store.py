@@ -6,9 +6,10 @@ Layout of a run directory::
     trials/NNNNNNNN.parquet  one part per event batch: trials issued (running), finished (completed
                          or failed); each part is written to a temporary name, fsynced and renamed,
                          so a kill never leaves half a record and every finished trial is durable
-                         before the next recipe is asked for; a resumed run merges them into one
-                         part (RunStore.compact) when there are more than COMPACT_ABOVE
-    optimizer.json       Ax client snapshot after the last finished trial (for inspection)
+                         before the next recipe is asked for; the parts are merged into one
+                         (RunStore.compact) on resume above COMPACT_ABOVE of them, and by the
+                         manager as it goes above COMPACT_WHILE_RUNNING
+    optimizer.json       Ax client snapshot (for inspection): every 30 s of finished trials and at the end
     artifacts/<trial>/   files the evaluator made for a trial (the dem kind's structure.npz...),
                          written before the trial's record
     lock                 held (flock) by the manager running the campaign
@@ -37,6 +38,7 @@ from batman_opt.spec import Campaign, load_campaign
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 COMPACT_ABOVE = 32  # trial-log parts a resumed run merges into one
+COMPACT_WHILE_RUNNING = 256  # parts at which the manager merges them as it goes
 
 
 @dataclass
@@ -185,6 +187,8 @@ class RunStore:
             return
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         self._write_part(rows, self._next_seq())
+        if self._lock_file is not None and len(self._parts()) > COMPACT_WHILE_RUNNING:
+            self.compact(keep=1)
 
     def _parts(self) -> list[Path]:
         return sorted(self.trials_dir.glob("*.parquet"))

@@ -74,7 +74,8 @@ def test_window_keeps_the_recent_trials_and_a_spread_of_the_older():
     Y = X.sum(-1, keepdim=True)
     dataset = SupervisedDataset(X, Y, feature_names=list("abcde"), outcome_names=["y"])
     inputs = WindowedSingleTaskGP.construct_inputs(dataset)
-    assert torch.equal(inputs["train_X"], X[rows]) and torch.equal(inputs["train_Y"], Y[rows])
+    kept = window_rows(3000, window.WINDOW)
+    assert torch.equal(inputs["train_X"], X[kept]) and torch.equal(inputs["train_Y"], Y[kept])
 
 
 def test_ax_hands_the_gp_its_rows_in_trial_order(monkeypatch):
@@ -129,3 +130,17 @@ def test_a_resumed_run_compacts_its_log_into_one_part_atomically(tmp_path):
 def test_window_sizes_at_the_edges(n):
     rows = window_rows(n, 512)
     assert len(rows) == min(n, 512) and rows[-1] == n - 1
+
+
+def test_the_manager_merges_the_parts_as_it_goes(tmp_path, monkeypatch):
+    monkeypatch.setattr("batman_opt.store.COMPACT_WHILE_RUNNING", 8)
+    log = records(30)
+    with RunStore(tmp_path / "run", lock=True) as store:
+        for record in log:
+            store.append([record])
+            assert len(list(store.trials_dir.glob("*.parquet"))) <= 8
+        assert store.trials() == log
+    unlocked = RunStore(tmp_path / "run")  # a reader (status, report) never rewrites the log
+    parts = sorted(unlocked.trials_dir.glob("*.parquet"))
+    unlocked.append([log[0]])
+    assert sorted(unlocked.trials_dir.glob("*.parquet"))[: len(parts)] == parts
