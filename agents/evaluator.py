@@ -26,6 +26,10 @@ class EvaluatorAgent:
         """Host and process the agent lives in (for the trial log)."""
         return f"{self.name}@{socket.gethostname()}:{os.getpid()}"
 
+    def node_id(self) -> str:
+        """The Ray node the agent lives on (to tell a lost node from a recipe that kills its agent)."""
+        return ray.get_runtime_context().get_node_id()
+
     def evaluate(self, params: dict[str, Any]) -> dict[str, Any]:
         """Outcomes, notes and artifacts of one recipe with start and end times (UTC epoch s);
         raises what the evaluator raises."""

@@ -22,7 +22,7 @@ from agents.pool import AgentPool
 from batman_opt.campaign_evaluator import evaluator_setup
 from batman_opt.errors import ClusterError, SpecError
 from batman_opt.session import CampaignSession, Finished
-from batman_opt.spec import Campaign
+from batman_opt.spec import Campaign, EvaluatorSpec
 from batman_opt.store import TrialRecord
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
         return False
     address = address or campaign.ray.address
     if address:
-        _check_reachable(address)
+        resolved = resolve_address(address)
+        _check_reachable(address, resolved)
         try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(address=resolved, logging_level=logging.WARNING, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ClusterError(
                 f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}"
@@ -64,15 +65,52 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
     return True
 
 
-def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+def resolve_address(address: str) -> str:
+    """host:port of the cluster named by `address`: 'auto' is RAY_ADDRESS, else the cluster the last
+    `ray start` on this machine recorded (ClusterError when there is none)."""
+    if address != "auto":
+        return address
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    record = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    try:
+        recorded = record.read_text().strip()
+    except OSError:
+        recorded = ""
+    if not recorded:
+        raise ClusterError(
+            "cannot join the Ray cluster at 'auto': no cluster was started with `ray start` on this "
+            "machine (start one, or give --address host:port)"
+        )
+    return recorded
+
+
+def _check_reachable(address: str, resolved: str, timeout_s: float = 10.0) -> None:
     """Fail fast on a host:port nobody listens on (Ray itself retries for minutes)."""
-    host, sep, port = address.rpartition(":")
+    host, sep, port = resolved.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
-        return  # 'auto' and other forms are left to Ray
+        raise ClusterError(f"cannot join the Ray cluster at {address!r}: give it as host:port or 'auto'")
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise ClusterError(f"cannot join the Ray cluster at {address!r}: {exc.strerror or exc}") from None
+        stale = f" (the address {resolved} recorded by an earlier `ray start`)" if resolved != address else ""
+        raise ClusterError(
+            f"cannot join the Ray cluster at {address!r}{stale}: {exc.strerror or exc}"
+        ) from None
+
+
+def check_resources(spec: EvaluatorSpec) -> None:
+    """SpecError unless some live node of the joined cluster has what one agent needs."""
+    need = {"CPU": spec.cpus_per_agent, **spec.resources}
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(all(node.get(k, 0.0) >= v for k, v in need.items()) for node in nodes):
+        return
+    asked = ", ".join(f"{k} {v:g}" for k, v in need.items())
+    have = "; ".join(", ".join(f"{k} {node.get(k, 0.0):g}" for k in need) for node in nodes) or "no live node"
+    raise SpecError(
+        f"evaluator: an agent needs {asked}, and no node of the cluster has it (nodes: {have}); "
+        "lower cpus_per_agent or resources, or start a node that has them"
+    )
 
 
 def run_campaign(
@@ -93,6 +131,7 @@ def run_campaign(
         ray_address = ray.get_runtime_context().gcs_address
         pool = None
         try:
+            check_resources(campaign.evaluator)
             pool = AgentPool(campaign.evaluator, campaign.material, evaluator_setup(campaign))
             _drive(session, pool, reissue, show_progress)
         finally:
@@ -127,6 +166,9 @@ def _drive(
             if not pool.running:
                 break
             for result in pool.wait():
+                if result.lost:  # not evaluated: its node or connection was lost; it runs again
+                    reissue.insert(0, session.records[result.trial])
+                    continue
                 session.record(
                     Finished(
                         result.trial,

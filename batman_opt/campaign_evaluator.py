@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from batman_opt.constraints import constraint_names
+from batman_opt.constraints import constraint_names, first_infeasible
 from batman_opt.errors import BatmanError
 from batman_opt.evaluators import EVALUATORS, Evaluator, EvaluatorSetup
 from batman_opt.transfer.sources import load_source
@@ -69,6 +69,7 @@ def bind_evaluator(campaign: Campaign, base_dir: Path) -> tuple[Campaign, Evalua
     except (BatmanError, SimError) as exc:
         raise LocatedError(("evaluator", "options"), str(exc)) from None
     _check_inputs(campaign, evaluator)
+    _check_feasible(campaign)
     _check_outcomes(campaign, evaluator)
     return _bind_sources(campaign, base_dir), evaluator
 
@@ -86,6 +87,21 @@ def _bind_sources(campaign: Campaign, base_dir: Path) -> Campaign:
         except BatmanError as exc:
             raise LocatedError(("transfer", "sources", i), str(exc)) from None
     return campaign.model_copy(update={"transfer": transfer.model_copy(update={"sources": sources})})
+
+
+def _check_feasible(campaign: Campaign) -> None:
+    """Some recipe within the bounds satisfies every parameter constraint (with room to sample)."""
+    if not campaign.parameter_constraints:
+        return
+    bounds = {p.name: p.bounds for p in campaign.parameters if p.type in ("float", "int")}
+    index = first_infeasible(list(campaign.parameter_constraints), bounds)
+    if index is not None:
+        together = " with the constraints above it" if index else ""
+        raise LocatedError(
+            ("parameter_constraints", index),
+            f"no recipe within the bounds satisfies {campaign.parameter_constraints[index]!r}{together} "
+            "(or they leave it no room: an equality in disguise)",
+        )
 
 
 def _check_inputs(campaign: Campaign, evaluator: Evaluator) -> None:

@@ -7,6 +7,7 @@ receives these validated objects, never raw dicts.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -24,14 +25,20 @@ from pydantic import (
 )
 
 from batman_opt.campaign_evaluator import LocatedError, bind_evaluator
-from batman_opt.constraints import constraint_names
+from batman_opt.constraints import constraint_names, divides_names
 from batman_opt.errors import SpecError
 from batman_opt.evaluators import EVALUATORS
+from batman_opt.userfiles import user_text
 from sims.materials import MATERIALS
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+MIN_RELATIVE_WIDTH = 1e-9  # of a range's magnitude: narrower, its recipes differ in rounding only
+MAX_NAME_LENGTH = 100  # characters of a campaign name (it names the run directory)
+RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
 
 
 class RangeParameter(_Strict):
@@ -48,6 +55,12 @@ class RangeParameter(_Strict):
         if not low < high:
             raise ValueError(
                 f"bounds of {self.name!r} must be [low, high] with low < high, got {list(self.bounds)}"
+            )
+        if not math.isfinite(high - low) or high - low < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
+            raise ValueError(
+                f"bounds of {self.name!r} ({low!r}, {high!r}) are too narrow to tell recipes apart "
+                f"(width under {MIN_RELATIVE_WIDTH:g} of their size) or too wide to be a number; "
+                "use a fixed value or wider bounds"
             )
         if self.log_scale and low <= 0:
             raise ValueError(f"log_scale needs positive bounds for {self.name!r}")
@@ -107,9 +120,24 @@ class EvaluatorSpec(_Strict):
 
     kind: str
     agents: int = Field(1, ge=1, le=1024)
-    cpus_per_agent: float = Field(1.0, gt=0)
-    timeout_s: float = Field(600.0, gt=0)
+    cpus_per_agent: FiniteFloat = Field(1.0, gt=0, le=1024)
+    timeout_s: FiniteFloat = Field(600.0, ge=1.0, description="s per trial, agent start included")
+    resources: dict[str, FiniteFloat] = Field(
+        default_factory=dict,
+        description="custom Ray resources each agent needs, e.g. {batman_worker: 1} to run the agents "
+        "on the nodes started with --resources '{\"batman_worker\": N}'",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("resources")
+    @classmethod
+    def _custom_resources(cls, resources: dict[str, float]) -> dict[str, float]:
+        for name, amount in resources.items():
+            if name in RESERVED_RESOURCES:
+                raise ValueError(f"{name!r} is not a custom resource (use cpus_per_agent for CPUs)")
+            if not 0 < amount <= 1e6:
+                raise ValueError(f"resource {name!r} must be a positive amount, got {amount!r}")
+        return resources
 
     @field_validator("kind")
     @classmethod
@@ -134,7 +162,7 @@ class RaySpec(_Strict):
     """Where the agents run: a local Ray (address null) or an existing cluster ('auto' or host:port)."""
 
     address: str | None = None
-    num_cpus: int | None = Field(None, ge=1)
+    num_cpus: int | None = Field(None, ge=1, le=1024, description="CPUs of the local Ray")
 
 
 class SourceSpec(_Strict):
@@ -194,6 +222,10 @@ class Campaign(_Strict):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, name: str) -> str:
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValueError(
+                f"name is {len(name)} characters long; at most {MAX_NAME_LENGTH} (it names the run directory)"
+            )
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             raise ValueError("name may hold letters, digits, '_', '.', '-' only (it names the run directory)")
         return name
@@ -219,6 +251,18 @@ class Campaign(_Strict):
         range_names = [p.name for p in self.parameters if isinstance(p, RangeParameter)]
         for i, constraint in enumerate(self.parameter_constraints):
             _check_names(constraint, range_names, ("parameter_constraints", i), "range parameter")
+            if divides_names(constraint):
+                raise LocatedError(
+                    ("parameter_constraints", i),
+                    f"{constraint!r} divides a parameter: write 'a / 2' as '0.5 * a'",
+                )
+        cpus = self.ray.num_cpus
+        if cpus is not None and self.evaluator.cpus_per_agent > cpus:
+            raise LocatedError(
+                ("evaluator", "cpus_per_agent"),
+                f"an agent needs {self.evaluator.cpus_per_agent:g} CPUs, the local Ray has "
+                f"ray.num_cpus = {cpus}: no agent could start",
+            )
         return self
 
     @property
@@ -255,18 +299,49 @@ def _check_names(expression: str, allowed: list[str] | None, loc: tuple[Any, ...
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader that remembers the line of every mapping key and sequence item."""
+    """Safe YAML loader that remembers the line of every mapping key and sequence item.
+
+    Booleans are YAML 1.2's (true/false only: `yes`, `no`, `on`, `off` stay text, so a key `yes:`
+    is the text it looks like), keys must be text, and merge keys (`<<: *defaults`) work, the
+    mapping's own keys overriding the merged ones."""
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 24  # nesting levels of a campaign file (a campaign needs 4)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    own = sum(key.tag != _MERGE_TAG for key, _ in node.value)
+    loader.flatten_mapping(node)  # merged pairs first, then the mapping's own
+    merged = len(node.value) - own
     mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
+    own_keys: set[str] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+        if not isinstance(key, str):
+            raise yaml.MarkedYAMLError(
+                problem=f"key {_shown(key)} is not text (write it as a name, quoted if need be)",
+                problem_mark=key_node.start_mark,
+            )
+        if index >= merged:
+            if key in own_keys:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+            own_keys.add(key)
         mapping[key] = loader.construct_object(value_node, deep=True)
         loader.lines[id(mapping), key] = key_node.start_mark.line + 1
     return mapping
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> list[Any]:
@@ -278,6 +353,20 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> list[An
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _too_deep(node: yaml.Node) -> yaml.Node | None:
+    """The first node nested deeper than MAX_DEPTH (walked without recursion), if any."""
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return current
+        if isinstance(current, yaml.SequenceNode):
+            stack += [(child, depth + 1) for child in current.value]
+        elif isinstance(current, yaml.MappingNode):
+            stack += [(child, depth + 1) for pair in current.value for child in pair]
+    return None
 
 
 def _line_of(data: Any, lines: dict[tuple[int, Any], int], loc: tuple[Any, ...]) -> int | None:
@@ -297,21 +386,39 @@ def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign YAML file; raise SpecError naming file, line and field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read campaign file ({exc.strerror or exc})") from None
-    loader = _LineLoader(text)
-    loader.lines = {}
+    text = user_text(path, raw, "UTF-8 text", SpecError)
+    loader = None
     try:
-        data = loader.get_single_data()
+        loader = _LineLoader(text)
+        loader.lines = {}
+        node = loader.get_single_node()
+        deep = _too_deep(node) if node is not None else None
+        if deep is not None:
+            raise SpecError(
+                f"{path}:{deep.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep; "
+                "a campaign is a few sections of lists and mappings"
+            )
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}" if mark else ""
         raise SpecError(f"{path}{where}: invalid YAML: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise SpecError(
+            f"{path}:{line}: invalid YAML: unacceptable character {what} ({exc.reason})"
+        ) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML: {exc}") from None
+        raise SpecError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: invalid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a campaign file must be a mapping of sections (name, parameters, ...)")
     try:
@@ -347,7 +454,7 @@ def _located(
     path: Path, data: Any, lines: dict[tuple[int, Any], int], loc: tuple[Any, ...], message: str
 ) -> str:
     """'file:line: field: message', the line of the deepest part of `loc` found in the file."""
-    field = ".".join(str(p) for p in loc) or "campaign"
+    field = ".".join(str(p) if str(p).isprintable() else repr(p) for p in loc) or "campaign"
     line = _line_of(data, lines, loc)
     where = f"{path}:{line}" if line else str(path)
     return f"{where}: {field}: {message}"

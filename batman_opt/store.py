@@ -6,8 +6,10 @@ Layout of a run directory::
     trials/NNNNNNNN.parquet  one part per event batch: trials issued (running), finished (completed
                          or failed); each part is written to a temporary name, fsynced and renamed,
                          so a kill never leaves half a record and every finished trial is durable
-                         before the next recipe is asked for
-    optimizer.json       Ax client snapshot after the last finished trial (for inspection)
+                         before the next recipe is asked for; the parts are merged into one
+                         (RunStore.compact) on resume above COMPACT_ABOVE of them, and by the
+                         manager as it goes above COMPACT_WHILE_RUNNING
+    optimizer.json       Ax client snapshot (for inspection): every 30 s of finished trials and at the end
     artifacts/<trial>/   files the evaluator made for a trial (the dem kind's structure.npz...),
                          written before the trial's record
     lock                 held (flock) by the manager running the campaign
@@ -35,6 +37,8 @@ from batman_opt.errors import RunDirError, SpecError
 from batman_opt.spec import Campaign, load_campaign
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+COMPACT_ABOVE = 32  # trial-log parts a resumed run merges into one
+COMPACT_WHILE_RUNNING = 256  # parts at which the manager merges them as it goes
 
 
 @dataclass
@@ -182,8 +186,20 @@ class RunStore:
         if not rows:
             return
         self.trials_dir.mkdir(parents=True, exist_ok=True)
-        seq = len(list(self.trials_dir.glob("*.parquet")))
-        table = pa.Table.from_pylist(rows)
+        self._write_part(rows, self._next_seq())
+        if self._lock_file is not None and len(self._parts()) > COMPACT_WHILE_RUNNING:
+            self.compact(keep=1)
+
+    def _parts(self) -> list[Path]:
+        return sorted(self.trials_dir.glob("*.parquet"))
+
+    def _next_seq(self) -> int:
+        parts = self._parts()
+        return int(parts[-1].stem) + 1 if parts else 0
+
+    def _write_part(self, rows: list[dict[str, Any]], seq: int) -> None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
         final = self.trials_dir / f"{seq:08d}.parquet"
         tmp = final.with_suffix(".tmp")
         pq.write_table(table, tmp)
@@ -192,10 +208,31 @@ class RunStore:
         os.replace(tmp, final)
         _fsync_dir(self.trials_dir)
 
+    def compact(self, keep: int = COMPACT_ABOVE) -> int:
+        """Merge the parts into one when there are more than `keep` (a long campaign writes one per
+        event); returns the number of parts merged. Call with the lock held.
+
+        Crash-safe without a transaction: the merged part (every trial's last event) is written
+        durably under the next sequence number before any old part is removed, so a kill leaves
+        either the old parts, or them and the merged one that agrees with them (it is read last)."""
+        parts = self._parts()
+        if len(parts) <= keep:
+            return 0
+        records = self.trials()
+        self._write_part([r.to_row() for r in records], int(parts[-1].stem) + 1)
+        for part in parts:
+            part.unlink()
+        _fsync_dir(self.trials_dir)
+        return len(parts)
+
+    def has_trials(self) -> bool:
+        """Whether the trial log holds any event."""
+        return any(self.trials_dir.glob("*.parquet"))
+
     def trials(self) -> list[TrialRecord]:
         """Every trial in its latest state, ordered by trial id."""
         latest: dict[int, TrialRecord] = {}
-        for part in sorted(self.trials_dir.glob("*.parquet")):
+        for part in self._parts():
             for row in pq.read_table(part).to_pylist():
                 record = TrialRecord.from_row(row)
                 latest[record.trial] = record

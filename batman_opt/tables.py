@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batman_opt.errors import InputError
+from batman_opt.userfiles import user_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -87,17 +88,7 @@ def _read_parquet(path: Path, data: bytes) -> UserTable:
 
 
 def _read_csv(path: Path, data: bytes) -> UserTable:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
-        kind = "UTF-16 text" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "binary data"
-        raise InputError(f"{path}: holds {kind}, not a CSV; save it as 'CSV UTF-8 (comma delimited)'")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8 (comma delimited)'"
-        ) from None
-    if "\x00" in text:
-        raise InputError(f"{path}: holds NUL characters, not a CSV")
+    text = user_text(path, data, "'CSV UTF-8 (comma delimited)'")
     try:
         lines = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from batman_opt.cli.app import app, clean_errors, console
+from batman_opt.cli.app import app, clean_errors, console, err_console
+from batman_opt.errors import SpecError
 from batman_opt.report import Recipe, pareto_recipes, run_status
 from batman_opt.spec import Campaign, load_campaign
 from batman_opt.store import RunStore
@@ -36,7 +38,21 @@ def run(
         campaign = campaign.model_copy(update={"budget": budget})
     run_dir = run_dir or Path("runs") / campaign.name
     started = time.perf_counter()
-    summary = run_campaign(campaign, run_dir, address=address, show_progress=not quiet)
+    try:
+        summary = run_campaign(campaign, run_dir, address=address, show_progress=not quiet)
+    except KeyboardInterrupt:
+        counts = run_status(RunStore(run_dir))
+        again = f"batman run {campaign_file} --run-dir {run_dir}" + (
+            f" --address {address}" if address else ""
+        )
+        err_console.print(
+            f"interrupted: {counts['completed']} completed and {counts['failed']} failed trials are "
+            f"recorded in {run_dir}; resume with: {again}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(130)
     elapsed = time.perf_counter() - started
     verb = "resumed" if summary.resumed else "ran"
     console.print(
@@ -93,9 +109,27 @@ def _fmt(value: object) -> str:
 
 @app.command()
 @clean_errors
-def validate(campaign_file: Annotated[Path, typer.Argument(help="campaign YAML")]) -> None:
-    """Check a campaign file; one line naming file, line and field on error (exit 2)."""
+def validate(
+    campaign_file: Annotated[Path, typer.Argument(help="campaign YAML")],
+    address: Annotated[
+        str | None,
+        typer.Option(help="also check that this Ray cluster ('auto' or host:port) can host an agent"),
+    ] = None,
+) -> None:
+    """Check a campaign file; one line naming file, line and field on error (exit 2; 4: no cluster)."""
     campaign = load_campaign(campaign_file)
+    if address is not None:
+        import ray
+
+        from agents.manager import check_resources, connect_ray
+
+        connect_ray(campaign, address)
+        try:
+            check_resources(campaign.evaluator)
+        except SpecError as exc:
+            raise SpecError(f"{campaign_file}: {exc}") from None
+        finally:
+            ray.shutdown()
     console.print(
         f"{campaign_file}: ok ({campaign.name}, {len(campaign.tuned_parameters)} tuned parameters, "
         f"{len(campaign.objectives)} objectives, evaluator {campaign.evaluator.kind})"

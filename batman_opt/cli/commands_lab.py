@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
-from batman_opt.cli.app import app, clean_errors, console
+from batman_opt.cli.app import app, check_output, clean_errors, console, writing
 from batman_opt.cli.commands_metrics import dataset_app
 from batman_opt.errors import InputError
 from batman_opt.lab import parse_results, write_suggestions
@@ -31,6 +31,8 @@ def suggest(
     run_dir: Annotated[Path | None, typer.Option(help="run directory (default runs/<name>)")] = None,
 ) -> None:
     """Ask the optimizer for the next recipes and write them as a CSV the lab fills."""
+    if out is not None:
+        check_output(out, (".csv",), "--out")
     if source.is_dir():
         campaign, run_dir = RunStore(source).load_campaign(), run_dir or source
     else:
@@ -81,8 +83,7 @@ def from_run(
     out: Annotated[Path, typer.Option(help="table to write: .parquet or .csv")],
 ) -> None:
     """A run's completed trials as a table: trial, parameters, outcomes (a transfer-learning source)."""
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise InputError(f"--out {out}: use a .parquet or .csv file name")
+    check_output(out, (".parquet", ".csv"), "--out")
     store = RunStore(run_dir)
     campaign = store.load_campaign()
     rows = [{"trial": r.trial, **r.parameters, **r.outcomes} for r in store.trials() if r.status == COMPLETED]
@@ -96,12 +97,13 @@ def from_run(
         "material": campaign.material,
         "run_dir": str(Path(run_dir).resolve()),
     }
-    if out.suffix.lower() == ".csv":
-        table.to_pandas().to_csv(out, index=False)
-    else:
-        meta = {
-            **(table.schema.metadata or {}),
-            **{f"batman.{k}".encode(): v.encode() for k, v in provenance.items()},
-        }
-        pq.write_table(table.replace_schema_metadata(meta), out)
+    with writing(out, "--out"):
+        if out.suffix.lower() == ".csv":
+            table.to_pandas().to_csv(out, index=False)
+        else:
+            meta = {
+                **(table.schema.metadata or {}),
+                **{f"batman.{k}".encode(): v.encode() for k, v in provenance.items()},
+            }
+            pq.write_table(table.replace_schema_metadata(meta), out)
     console.print(f"{len(rows)} completed trials of {campaign.name} -> {out}", markup=False, highlight=False)

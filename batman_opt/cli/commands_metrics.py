@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from batman_opt.cli.app import app, clean_errors, console
+from batman_opt.cli.app import app, check_output, clean_errors, console, writing
 from batman_opt.errors import InputError
 from batman_opt.transfer.datasets import Provenance, write_dataset
 from sims.gdl import GDL_PARAMETER_RANGES, gdl_dataset, sample_gdl_parameters
@@ -42,6 +42,16 @@ IMAGE_SUFFIXES = (".npy", ".tif", ".tiff")
 
 dataset_app = typer.Typer(no_args_is_help=True, help="Write datasets of simulated structures (Parquet).")
 app.add_typer(dataset_app, name="dataset")
+
+
+VOXEL_UM_RANGE = (1e-4, 1e4)  # um: 0.1 nm (an atom) to 1 cm (a whole cell)
+
+
+def check_voxel_um(voxel_um: float) -> None:
+    """InputError unless the voxel side is a length an image of an electrode can have."""
+    low, high = VOXEL_UM_RANGE
+    if not (math.isfinite(voxel_um) and low <= voxel_um <= high):
+        raise InputError(f"--voxel-um must be a voxel side in um within [{low:g}, {high:g}], got {voxel_um}")
 
 
 def parse_labels(spec: str) -> dict[int, int]:
@@ -201,8 +211,7 @@ def metrics(
     ] = False,
 ) -> None:
     """Porosity, tortuosity factor, effective diffusivity, geometric tortuosity, specific surface."""
-    if not (math.isfinite(voxel_um) and voxel_um > 0):
-        raise InputError(f"--voxel-um must be a positive length in um, got {voxel_um}")
+    check_voxel_um(voxel_um)
     mapping = parse_labels(labels)
     phases = phase_labels(read_image(image), mapping, image)
     result = measure(VoxelImage(phases, voxel_um), axes="xyz", geometric_axes="xyz")
@@ -245,7 +254,7 @@ _RANGES_HELP = "; ".join(
 )
 @clean_errors
 def dataset_gdl(
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
+    out: Annotated[Path, typer.Option("--out", help="file to write: .parquet or .csv")],
     n: Annotated[int, typer.Option("--n", help="number of structures")] = 200,
     size: Annotated[str, typer.Option("--size", help="voxels: N or NXxNYxNZ (z through-plane)")] = "64",
     voxel_um: Annotated[float, typer.Option("--voxel-um", help="voxel side (um)")] = 1.0,
@@ -257,10 +266,8 @@ def dataset_gdl(
         raise InputError(f"--n must be at least 1, got {n}")
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    if not (math.isfinite(voxel_um) and voxel_um > 0):
-        raise InputError(f"--voxel-um must be a positive length in um, got {voxel_um}")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.parent} does not exist")
+    check_voxel_um(voxel_um)
+    check_output(out, (".parquet", ".csv"), "--out")
     params = sample_gdl_parameters(n, seed, parse_size(size), voxel_um)
     start = time.perf_counter()
     columns = (
@@ -276,5 +283,9 @@ def dataset_gdl(
     command = (
         f"batman dataset gdl --n {n} --size {size} --voxel-um {voxel_um:g} --seed {seed} --out {out.name}"
     )
-    write_dataset(table, out, Provenance.of("gdl_dataset", seed, command))
+    with writing(out, "--out"):
+        if out.suffix.lower() == ".csv":
+            table.to_csv(out, index=False)
+        else:
+            write_dataset(table, out, Provenance.of("gdl_dataset", seed, command))
     console.print(f"{n} GDL structures -> {out} ({time.perf_counter() - start:.0f} s)")

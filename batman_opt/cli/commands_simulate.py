@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,10 +12,10 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from batman_opt.cli.app import app, clean_errors, console
+from batman_opt.cli.app import app, check_output, clean_errors, console, writing
 from batman_opt.errors import BatmanError, InputError
 from batman_opt.evaluators import Evaluator, EvaluatorSetup, get_evaluator
-from batman_opt.tables import read_table
+from batman_opt.tables import UserTable, read_table
 from sims.errors import SimError
 
 
@@ -43,6 +44,21 @@ def build_evaluator(kind: str, material: str, options: dict[str, Any], parameter
         name = ".".join(str(p) for p in error["loc"])
         message = "unknown option" if error["type"] == "extra_forbidden" else error["msg"]
         raise InputError(f"--option {name}: {message} of the {kind!r} evaluator") from None
+
+
+def _check_near_misses(recipes: UserTable, evaluator: Evaluator) -> None:
+    """InputError for a column that is not an input but nearly spells one the table lacks (a typo
+    would otherwise be carried through untouched and the input take its default)."""
+    absent = [name for name in evaluator.inputs if name not in recipes.columns]
+    for column in recipes.columns:
+        if column in evaluator.inputs:
+            continue
+        close = difflib.get_close_matches(column, absent, n=1, cutoff=0.8)
+        if close:
+            raise InputError(
+                f"{recipes.path}: column {column!r} is not an input of the {evaluator.name!r} evaluator; "
+                f"did you mean {close[0]!r}? (rename it, or the input keeps its default)"
+            )
 
 
 @app.command()
@@ -87,8 +103,10 @@ def simulate(
         raise InputError("--input needs --output (the CSV to write)")
     if output_csv.resolve() == input_csv.resolve():
         raise InputError(f"--output {output_csv} is the input file; name another file")
+    check_output(output_csv, (".csv",), "--output")
     recipes = read_table(input_csv)
     evaluator = build_evaluator(kind, material, options, list(dict.fromkeys([*fixed, *recipes.columns])))
+    _check_near_misses(recipes, evaluator)
     rows = []
     for index, row in enumerate(recipes.rows):
         # columns that are not inputs of the evaluator (labels, ids) are carried through untouched
@@ -100,5 +118,6 @@ def simulate(
             rows.append({**row, **evaluator.evaluate(params).outcomes})
         except (BatmanError, SimError, ValueError) as exc:
             raise InputError(f"{recipes.where(index)}: {exc}") from None
-    pd.DataFrame(rows).to_csv(output_csv, index=False)
+    with writing(output_csv, "--output"):
+        pd.DataFrame(rows).to_csv(output_csv, index=False)
     console.print(f"{len(rows)} recipes -> {output_csv}")

@@ -144,3 +144,27 @@ def test_dem_campaign_runs_on_ray_agents(tmp_path):
         assert 1.0 - dense / bulk == pytest.approx(trial.outcomes["porosity"], abs=1e-9)
         assert structure.thickness_um == pytest.approx(trial.outcomes["thickness_um"])
         assert np.all(structure.position_um[:, 2] > 0.75 * structure.radius_um)  # on the collector, z = 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_with_the_command_that_resumes_it(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [str(BIN / "batman"), "run", "campaigns/quickstart.yaml", "--run-dir", str(run_dir), "--quiet"]
+    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and run.poll() is None:
+        if (run_dir / "trials").exists() and len(list((run_dir / "trials").glob("*.parquet"))) >= 6:
+            break
+        time.sleep(0.5)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert f"resume with: batman run campaigns/quickstart.yaml --run-dir {run_dir}" in err
+    recorded = json.loads(batman("status", str(run_dir), "--json").stdout)
+    assert recorded["completed"] >= 1 and not recorded["manager_active"]
+    resumed = batman(
+        "run", "campaigns/quickstart.yaml", "--run-dir", str(run_dir), "--max-trials", "12", "--quiet"
+    )
+    assert resumed.returncode == 0 and "resumed quickstart" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert json.loads(batman("status", str(run_dir), "--json").stdout)["completed"] >= recorded["completed"]

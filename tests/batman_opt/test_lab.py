@@ -153,7 +153,7 @@ BAD_SHEETS = {
     ),
     "empty file": (lambda s: s.write_text(""), r"the file is empty"),
     "semicolons": (lambda s: s.write_text(s.read_text().replace(",", ";")), r"looks ';'-delimited"),
-    "binary": (lambda s: s.write_bytes(b"PK\x03\x04\x00\x00binary"), r"holds binary data"),
+    "binary": (lambda s: s.write_bytes(b"PK\x03\x04\x00\x00binary"), r"holds a zip archive"),
     "utf-16": (lambda s: s.write_bytes(s.read_text().encode("utf-16")), r"holds UTF-16 text"),
     "typo column": (
         lambda s: s.write_text(s.read_text().replace("tortuosity_factor", "tortuosity")),

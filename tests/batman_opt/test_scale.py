@@ -1,0 +1,146 @@
+"""Long campaigns: the trial log is replayed in bulk into the same Ax experiment as trial by trial,
+compacted atomically on resume, and the GP of large campaigns is trained on a window of the trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from botorch.utils.datasets import SupervisedDataset
+
+from batman_opt.optimize import window
+from batman_opt.optimize.ax_client import CampaignOptimizer
+from batman_opt.optimize.window import WindowedSingleTaskGP, window_rows
+from batman_opt.session import CampaignSession
+from batman_opt.spec import load_campaign
+from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord
+from sims.process import evaluate_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+CAMPAIGN = load_campaign(ROOT / "campaigns" / "quickstart.yaml")
+LONG = CAMPAIGN.model_copy(update={"budget": CAMPAIGN.budget.model_copy(update={"max_trials": 1000})})
+OUTCOMES = ("density_g_cm3", "mass_loading_mg_cm2", "tortuosity_factor", "porosity")
+
+
+def records(n: int, seed: int = 0, increasing: str | None = None) -> list[TrialRecord]:
+    """n finished trials of the quickstart on random recipes (every 7th failed, the last running)."""
+    rng = np.random.default_rng(seed)
+    columns = {p.name: rng.uniform(*p.bounds, n) for p in CAMPAIGN.tuned_parameters}
+    if increasing:
+        columns[increasing] = np.sort(columns[increasing])
+    outcomes = evaluate_batch(columns, CAMPAIGN.material)
+    result = []
+    for i in range(n):
+        params = {k: float(v[i]) for k, v in columns.items()}
+        if i == n - 1:
+            result.append(TrialRecord(i, RUNNING, params))
+        elif i % 7 == 3:
+            result.append(TrialRecord(i, FAILED, params, reason="coating cracked"))
+        else:
+            result.append(TrialRecord(i, COMPLETED, params, {k: float(outcomes[k][i]) for k in OUTCOMES}))
+    return result
+
+
+def test_bulk_replay_builds_the_experiment_trial_by_trial_replay_builds():
+    log = records(30)
+    bulk = CampaignOptimizer(CAMPAIGN)
+    bulk.replay(log)
+    one_by_one = CampaignOptimizer(CAMPAIGN)
+    for record in log:
+        assert one_by_one.attach(record.parameters) == record.trial
+        if record.status == COMPLETED:
+            one_by_one.complete(record.trial, record.outcomes)
+        elif record.status == FAILED:
+            one_by_one.fail(record.trial, record.reason)
+    a, b = bulk.client._experiment, one_by_one.client._experiment
+    assert [t.status for t in a.trials.values()] == [t.status for t in b.trials.values()]
+    assert [t.arm.parameters for t in a.trials.values()] == [t.arm.parameters for t in b.trials.values()]
+    columns = ["trial_index", "arm_name", "metric_name", "mean"]
+    frame_a = a.lookup_data().df[columns].sort_values(columns[:3]).reset_index(drop=True)
+    frame_b = b.lookup_data().df[columns].sort_values(columns[:3]).reset_index(drop=True)
+    assert frame_a.equals(frame_b) and len(frame_a) == 3 * sum(r.status == COMPLETED for r in log)
+
+
+def test_window_keeps_the_recent_trials_and_a_spread_of_the_older():
+    assert torch.equal(window_rows(100, 512), torch.arange(100))
+    rows = window_rows(3000, 512)
+    assert len(rows) == 512 and len(set(rows.tolist())) == 512
+    assert torch.equal(rows[-384:], torch.arange(2616, 3000))  # the 3/4 most recent
+    older = rows[:128]
+    assert older[0] == 0 and older[-1] == 2615 and torch.all(torch.diff(older) > 15)  # spread evenly
+    X = torch.rand(3000, 5, dtype=torch.float64)
+    Y = X.sum(-1, keepdim=True)
+    dataset = SupervisedDataset(X, Y, feature_names=list("abcde"), outcome_names=["y"])
+    inputs = WindowedSingleTaskGP.construct_inputs(dataset)
+    kept = window_rows(3000, window.WINDOW)
+    assert torch.equal(inputs["train_X"], X[kept]) and torch.equal(inputs["train_Y"], Y[kept])
+
+
+def test_ax_hands_the_gp_its_rows_in_trial_order(monkeypatch):
+    """The window's 'most recent' rests on Ax ordering the training rows by trial index."""
+    seen = []
+    original = WindowedSingleTaskGP.construct_inputs.__func__
+
+    def recording(cls, training_data, **kwargs):
+        seen.append(training_data.X.clone())
+        return original(cls, training_data, **kwargs)
+
+    monkeypatch.setattr(WindowedSingleTaskGP, "construct_inputs", classmethod(recording))
+    monkeypatch.setattr(window, "WINDOW", 16)
+    log = [r for r in records(24, increasing="comma_gap_um") if r.status != RUNNING]
+    optimizer = CampaignOptimizer(
+        CAMPAIGN.model_copy(update={"budget": CAMPAIGN.budget.model_copy(update={"initial_trials": 4})})
+    )
+    optimizer.replay(log)
+    assert optimizer.suggest(1)[0].generator == "botorch"
+    gap = [p.name for p in CAMPAIGN.tuned_parameters].index("comma_gap_um")
+    assert seen and all(torch.all(torch.diff(X[:, gap]) >= 0) for X in seen)
+
+
+def test_a_resumed_run_compacts_its_log_into_one_part_atomically(tmp_path):
+    run_dir = tmp_path / "run"
+    log = records(40)
+    with CampaignSession.open(LONG, run_dir) as session:
+        for record in log:  # one part per event, as a long campaign writes them
+            session.store.append([record])
+    store = RunStore(run_dir)
+    assert len(list(store.trials_dir.glob("*.parquet"))) == 40
+    before = store.trials()
+    with CampaignSession.open(LONG, run_dir) as session:
+        assert session.resumed and session.completed == sum(r.status == COMPLETED for r in log)
+        parts = sorted(store.trials_dir.glob("*.parquet"))
+        assert [p.name for p in parts] == ["00000040.parquet"]
+        assert store.trials() == before
+        new = session.suggest(1)[0]
+    assert (
+        new.trial == 40
+        and sorted(p.name for p in store.trials_dir.glob("*.parquet"))[-1] == "00000041.parquet"
+    )
+    # a kill after the merged part was renamed in and before the old parts went: the same trials
+    for record in log[:5]:
+        store.append([record])
+    assert [r.trial for r in store.trials()] == list(range(41))
+    store.compact(keep=1)
+    assert store.trials()[:40] == before and len(list(store.trials_dir.glob("*.parquet"))) == 1
+
+
+@pytest.mark.parametrize("n", [1, 511, 512, 513])
+def test_window_sizes_at_the_edges(n):
+    rows = window_rows(n, 512)
+    assert len(rows) == min(n, 512) and rows[-1] == n - 1
+
+
+def test_the_manager_merges_the_parts_as_it_goes(tmp_path, monkeypatch):
+    monkeypatch.setattr("batman_opt.store.COMPACT_WHILE_RUNNING", 8)
+    log = records(30)
+    with RunStore(tmp_path / "run", lock=True) as store:
+        for record in log:
+            store.append([record])
+            assert len(list(store.trials_dir.glob("*.parquet"))) <= 8
+        assert store.trials() == log
+    unlocked = RunStore(tmp_path / "run")  # a reader (status, report) never rewrites the log
+    parts = sorted(unlocked.trials_dir.glob("*.parquet"))
+    unlocked.append([log[0]])
+    assert sorted(unlocked.trials_dir.glob("*.parquet"))[: len(parts)] == parts
