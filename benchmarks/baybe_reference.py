@@ -106,7 +106,7 @@ def make_objective(problem: dict[str, Any]) -> SingleTargetObjective | Desirabil
             targets.append(match(obj))
             continue
         values = [r[obj["name"]] for reps in problem["replicates"] for r in reps]
-        lo, hi = min(values), max(values)
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
         hi = hi if hi > lo else lo + 1.0
         down = obj["goal"] == "minimize"
         targets.append(NumericalTarget.normalized_ramp(obj["name"], cutoffs=(lo, hi), descending=down))
@@ -167,8 +167,10 @@ def run_seed(problem: dict[str, Any], seed: int) -> dict[str, Any]:
     if source is not None:
         points = pd.DataFrame(source["parameters"], columns=names, dtype=float)
         points[TASK] = SOURCE
-        for obj in problem["objectives"]:
-            points[obj["name"]] = np.asarray(source["outcomes"][obj["name"]], dtype=float)
+        outcomes = [o["name"] for o in problem["objectives"]]
+        for name in outcomes:
+            points[name] = np.asarray(source["outcomes"][name], dtype=float)
+        points = points.dropna(subset=outcomes)  # a source point without every objective is left out
         campaign.add_measurements(points, numerical_measurements_must_be_within_tolerance=False)
 
     pool = np.asarray(problem["candidates"], dtype=float)
