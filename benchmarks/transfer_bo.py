@@ -49,6 +49,7 @@ CAMPAIGNS = {
 METHODS = ("prior_mean", "multitask", "ensemble", "auto")
 CHECKPOINTS = (5, 10, 20)
 BAYBE_PYTHON = Path("/tmp/baybe-venv/bin/python")
+BAYBE_TIMEOUT_S = 4 * 3600  # BayBE refits its multi-task GP by leave-one-out: ~1 min a recommendation
 
 
 class Problem:
@@ -161,13 +162,25 @@ def baybe_runs(problem: Problem, seeds: int, with_source: bool, folder: Path) ->
     path = folder / f"baybe-{campaign.name}-{with_source}.json"
     path.write_text(json.dumps(spec))
     out = path.with_suffix(".out.json")
-    subprocess.run(
-        [str(BAYBE_PYTHON), str(script), "--problem", str(path), "--json", str(out), "--seeds", str(seeds)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
+    try:
+        subprocess.run(
+            [
+                str(BAYBE_PYTHON),
+                str(script),
+                "--problem",
+                str(path),
+                "--json",
+                str(out),
+                "--seeds",
+                str(seeds),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=BAYBE_TIMEOUT_S,
+        )
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
     return json.loads(out.read_text())
 
 
@@ -215,7 +228,9 @@ def main() -> None:
                 )
             for label, with_source in (("baybe_cold", False), ("baybe_transfer", True)):
                 found = baybe_runs(problem, args.seeds, with_source, folder)
-                if found is not None:
+                if found is not None and "error" in found:
+                    entry[label] = found
+                elif found is not None:
                     entry[label] = {
                         "evaluations": found["evaluations"],
                         "median_evaluations": statistics.median(found["evaluations"]),
