@@ -245,6 +245,9 @@ def main() -> None:
                 entry[best]["median_evaluations"] / entry["cold"]["median_evaluations"]
             )
             results[name] = entry
+            if args.json:  # after each campaign: a long run stopped early keeps what it measured
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(results, indent=2))
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(exist_ok=True)
     if args.json:
