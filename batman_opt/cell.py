@@ -28,11 +28,14 @@ densities. Energies from the discharge from 100 % state of charge to the lower c
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import pybamm
+# PyBaMM asks on first use whether to send telemetry (10 s prompt): a campaign tool must not stop there
+os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+import pybamm  # noqa: E402
 
 from batman_opt.errors import InputError
 from sims.materials import get_material
