@@ -154,7 +154,7 @@ class CampaignSession:
             return []
         kind = self.campaign.evaluator.kind
         records = [
-            TrialRecord(s.trial, RUNNING, s.parameters, evaluator=kind, generator=s.generator)
+            TrialRecord(s.trial, RUNNING, s.parameters, evaluator=kind, generator=s.generator, notes=s.notes)
             for s in self.optimizer.suggest(n)
         ]
         self.store.append(records)
@@ -224,7 +224,7 @@ class CampaignSession:
             f.start_time,
             f.end_time,
             f.generator or (previous.generator if previous else ""),
-            dict(f.notes),
+            {**(previous.notes if previous else {}), **f.notes},
         )
 
     def _write_artifacts(self, trial: int, artifacts: Mapping[str, bytes]) -> None:

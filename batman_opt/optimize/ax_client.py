@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,7 @@ class Suggestion:
     trial: int
     parameters: dict[str, Any]
     generator: str
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 class CampaignOptimizer:
@@ -164,10 +165,10 @@ class CampaignOptimizer:
         pending = [r.parameters for r in records if r.status == RUNNING]
         picks = self.generator.select(n, [r.parameters for r in records], completed, pending)
         suggestions = []
-        for params, generator in picks:
+        for params, generator, notes in picks:
             trial = self.attach(params)
             self._records[trial] = TrialRecord(trial, RUNNING, params)
-            suggestions.append(Suggestion(trial, params, generator))
+            suggestions.append(Suggestion(trial, params, generator, notes))
         return suggestions
 
     def attach(self, parameters: Mapping[str, Any]) -> int:

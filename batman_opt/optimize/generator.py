@@ -15,6 +15,7 @@ The Ax experiment stays the one record of the campaign: chosen recipes are attac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -39,10 +40,12 @@ DTYPE = torch.float64
 
 
 class ModelFactory(Protocol):
-    """Builds the surrogate of the goal metrics; `name` tags the recipes it chose."""
+    """Builds the surrogate of the goal metrics; `name` tags the recipes it chose, `weights` says how
+    much the last fitted model leans on its prior (name -> number; empty without a prior)."""
 
     name: str
     min_points: int
+    weights: dict[str, float]
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         """A model of y (n, m metrics) on x (n, d unit cube), n >= min_points."""
@@ -56,6 +59,7 @@ class ColdModels:
 
     name = "botorch"
     min_points = 2
+    weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         model = ModelListGP(
@@ -88,8 +92,9 @@ class BotorchGenerator:
         tried: Sequence[Mapping[str, Any]],
         completed: Sequence[tuple[Mapping[str, Any], Mapping[str, float]]],
         pending: Sequence[Mapping[str, Any]],
-    ) -> list[tuple[dict[str, Any], str]]:
-        """Up to `n` new recipes with the name of what chose each.
+    ) -> list[tuple[dict[str, Any], str, dict[str, str]]]:
+        """Up to `n` new recipes with the name of what chose each and notes (text): the model's
+        prediction of each goal metric at the recipe and its prior's weights (none for the start).
 
         tried: every recipe of the trial log; completed: (recipe, metrics) of the finished ones;
         pending: the recipes still running. Fewer than `n` only when a pool runs out.
@@ -104,7 +109,7 @@ class BotorchGenerator:
         initial = self.campaign.budget.initial_trials or DEFAULT_INITIAL_TRIALS
         prior = self.models.prior()
         if prior is None and (len(tried) < initial or len(completed) < self.models.min_points):
-            return self._start(n, tried, free)
+            return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         if len(completed) >= self.models.min_points:
             x = torch.tensor(self.space.to_unit([r for r, _ in completed]), dtype=DTYPE)
             y = torch.tensor(
@@ -118,14 +123,21 @@ class BotorchGenerator:
         name = self.models.name if free is None else f"pool-{self.models.name}"
         if free is not None:
             rows = np.flatnonzero(free)
-            picked, _ = optimize_acqf_discrete(
-                acqf, q=n, choices=torch.tensor(self._pool_x[rows], dtype=DTYPE)
-            )
+            choices = torch.tensor(self._pool_x[rows], dtype=DTYPE)
+            picked, _ = optimize_acqf_discrete(acqf, q=n, choices=choices)
             chosen = [
                 int(rows[np.argmin(np.abs(self._pool_x[rows] - p).sum(axis=1))]) for p in picked.numpy()
             ]
-            return [(self._pool_recipe(i), name) for i in chosen]
-        return [(recipe, name) for recipe in self.space.from_unit(self._optimize(acqf, n))]
+            recipes = [self._pool_recipe(i) for i in chosen]
+        else:
+            recipes = self.space.from_unit(self._optimize(acqf, n))
+        with torch.no_grad():
+            predicted = model.posterior(torch.tensor(self.space.to_unit(recipes), dtype=DTYPE)).mean.numpy()
+        weights = self.models.weights if len(completed) >= self.models.min_points else {"prior only": 1.0}
+        return [
+            (recipe, name, _notes(dict(zip(self.goals.metrics, row.tolist(), strict=True)), weights))
+            for recipe, row in zip(recipes, predicted, strict=True)
+        ]
 
     def _optimize(self, acqf: Any, n: int) -> np.ndarray:
         bounds = torch.stack([torch.zeros(self.space.dim), torch.ones(self.space.dim)]).to(DTYPE)
@@ -201,3 +213,11 @@ def in_campaign(campaign: Campaign, candidates: pd.DataFrame) -> pd.DataFrame:
             [satisfies(constraint, row) for row in candidates.to_dict(orient="records")], dtype=bool
         )
     return candidates[keep].reset_index(drop=True)
+
+
+def _notes(predicted: dict[str, float], weights: dict[str, float]) -> dict[str, str]:
+    """Trial notes of a model-chosen recipe: what the model predicted, how much it leaned on a prior."""
+    notes = {"predicted": json.dumps(predicted)}
+    if weights:
+        notes["prior_weights"] = json.dumps(weights)
+    return notes

@@ -17,6 +17,7 @@ from batman_opt.report.cards import Card, RunData
 from batman_opt.report.convergence import convergence
 from batman_opt.report.front import pareto_front_card
 from batman_opt.report.model import model_cards
+from batman_opt.report.prior import prior_cards
 from batman_opt.report.timeline import agents_timeline
 from batman_opt.report.trials import parallel_coordinates
 
@@ -25,6 +26,7 @@ CARDS: tuple[Callable[[RunData], Card | list[Card]], ...] = (
     pareto_front_card,
     parallel_coordinates,
     model_cards,
+    prior_cards,
     agents_timeline,
 )
 

@@ -155,9 +155,19 @@ class PriorMeanModels:
 
     def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
         self.source = SourceGPs(sources, n_metrics)
+        self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        return ModelListGP(*(self._metric(x, y[:, [j]], j) for j in range(y.shape[1])))
+        models = [self._metric(x, y[:, [j]], j) for j in range(y.shape[1])]
+        # the prior's share: the spread of a * s(x) over the target points, in units of the target's
+        # own spread (~1: the prior carries the trend; ~0: the GP ignores it)
+        with torch.no_grad():
+            self.weights = {
+                f"prior share, metric {j}": float(abs(m.mean_module.a) * self.source.mean(j, x).std())
+                for j, m in enumerate(models)
+                if isinstance(m.mean_module, AffinePriorMean)
+            }
+        return ModelListGP(*models)
 
     def _metric(self, x: torch.Tensor, y: torch.Tensor, j: int) -> SingleTaskGP:
         if self.source.models[j] is None:
@@ -175,6 +185,7 @@ class MultiTaskModels:
 
     name = "botorch+multitask"
     min_points = 2
+    weights: dict[str, float] = {}  # the inter-task correlations stay inside the index kernels
 
     def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
         rng = np.random.default_rng(0)
@@ -248,6 +259,7 @@ class EnsembleModels:
         self.pooled = SourceGPs(sources, n_metrics)
         self.names = [s.name for s in sources]
         self.last_weights: list[dict[str, float]] = []
+        self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         members, self.last_weights = [], []
@@ -267,6 +279,9 @@ class EnsembleModels:
             members.append(WeightedEnsemble([m for m, _ in bases] + [target], weights, scales, stats))
             self.last_weights.append(dict(zip([n for _, n in bases] + ["target"], weights, strict=True)))
         logger.info("ensemble weights: %s", self.last_weights)
+        self.weights = {
+            f"{name}, metric {j}": w for j, ws in enumerate(self.last_weights) for name, w in ws.items()
+        }
         return ModelList(*members)
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
@@ -316,6 +331,7 @@ class AutoModels:
         self.cold = ColdModels()
         self.name = "botorch+auto"
         self.choice = "prior_mean"
+        self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         candidates = {"prior_mean": self.with_prior.fit(x, y), "none": self.cold.fit(x, y)}
@@ -329,6 +345,7 @@ class AutoModels:
             )
         self.choice = choice
         self.name = f"botorch+auto:{choice}"
+        self.weights = self.with_prior.weights if choice == "prior_mean" else {"no prior": 0.0}
         return candidates[choice]
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
