@@ -13,7 +13,7 @@ from sims.protocols.stepping import PressureServo
 
 MAT = get_material("NMC111")
 LATERAL = 22e-6
-FAST = CalenderingConfig(load_steps=8000, hold_steps=400, release_steps=2000, settle_steps=2000)
+FAST = CalenderingConfig(load_steps=8000, hold_steps=400, release_steps=2000, settle_steps=4000)
 
 
 @pytest.fixture(scope="module")
