@@ -16,7 +16,7 @@ CONFIG = CalenderingConfig(load_steps=12000)
 SMALL = {"n_am": 60, "lateral_um": 22.0, "metrics": False, "calendering_config": CONFIG}
 
 
-@pytest.mark.slow  # 9 dried films calendered twice: 13 min at load average 8-10 on 2 cores
+@pytest.mark.long  # 9 dried films calendered twice: 13 min at load average 8-10 on 2 cores (-m long)
 def test_process_window_sweep_has_no_failed_trial():
     """AM 0.90-0.97 x compression 0-0.35 x 3 seeds: every run ends (SimulationFailed would fail the
     test), every inertial number is below its bound, spring-back >= 0 on the relaxed film; at 95 %
