@@ -33,6 +33,7 @@ from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
 from ax.generators.torch.botorch_modular.utils import ModelConfig
 from ax.utils.common.logger import set_stderr_log_level
 
+from batman_opt.optimize.acquisition import ACQF_NUM_RESTARTS, ACQF_RAW_SAMPLES
 from batman_opt.optimize.generator import BotorchGenerator, ColdModels, ModelFactory
 from batman_opt.optimize.targets import objective_string, optimization_metrics, outcome_constraint_strings
 from batman_opt.optimize.window import WindowedSingleTaskGP
@@ -57,12 +58,6 @@ def _parameter_config(p: RangeParameter | ChoiceParameter) -> RangeParameterConf
     )
 
 
-# Multi-start settings of the acquisition optimizer: Ax's defaults. Leaner ones (6 restarts from 256
-# raw samples) made a suggestion ~3x cheaper but lost the narrow feasible band of two targets: the
-# quickstart met its targets in > 60 trials for seeds 1 and 2 (47 and 12 with these; Ax's default
-# strategy 9 and 7), benchmarks/campaign.py `trials_to_target`.
-ACQF_NUM_RESTARTS = 20
-ACQF_RAW_SAMPLES = 1024
 # Campaign GPs are small (tens to hundreds of points): torch's intra-op threads only spin on them,
 # and steal the cores the agents run on. One thread made a suggestion 7x faster on a busy 2-core box.
 TORCH_THREADS = 1

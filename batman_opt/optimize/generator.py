@@ -35,7 +35,6 @@ from batman_opt.optimize.space import UnitSpace
 from batman_opt.spec import Campaign, RangeParameter
 
 DEFAULT_INITIAL_TRIALS = 5
-NUM_RESTARTS, RAW_SAMPLES = 6, 256  # as the Ax strategy's lean acquisition optimizer
 DTYPE = torch.float64
 
 
@@ -144,8 +143,8 @@ class BotorchGenerator:
         constraints = self.space.inequality_constraints() or None
         combos = self.space.choice_combinations()
         kwargs = {
-            "num_restarts": NUM_RESTARTS,
-            "raw_samples": RAW_SAMPLES,
+            "num_restarts": ACQF_NUM_RESTARTS,
+            "raw_samples": ACQF_RAW_SAMPLES,
             "inequality_constraints": constraints,
         }
         if combos:
