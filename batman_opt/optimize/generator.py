@@ -30,7 +30,7 @@ from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_m
 from gpytorch.mlls import SumMarginalLogLikelihood
 
 from batman_opt.constraints import satisfies
-from batman_opt.optimize.acquisition import Goals, acquisition
+from batman_opt.optimize.acquisition import ACQF_NUM_RESTARTS, ACQF_RAW_SAMPLES, Goals, acquisition
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.spec import Campaign, RangeParameter
 
