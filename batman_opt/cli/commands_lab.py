@@ -42,7 +42,10 @@ def suggest(
         records = session.suggest(n)
         if not records:
             why = "targets met" if session.stopping else "budget or pool spent"
-            console.print(f"{campaign.name}: no new recipe ({why}); {len(session.running)} still running")
+            console.print(
+                f"{campaign.name}: no new recipe ({why}); {len(session.running)} still running",
+                soft_wrap=True,
+            )
             return
         path = out or run_dir / f"suggested-{records[0].trial}.csv"
         write_suggestions(path, campaign, records)
@@ -52,6 +55,7 @@ def suggest(
             f"fill the outcome columns (or failed_reason) and run: batman ingest {run_dir} {path}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -73,6 +77,7 @@ def ingest(
             + ("; targets met" if session.targets_met else ""),
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -106,4 +111,4 @@ def from_run(
                 **{f"batman.{k}".encode(): v.encode() for k, v in provenance.items()},
             }
             pq.write_table(table.replace_schema_metadata(meta), out)
-    console.print(f"{len(rows)} completed trials of {campaign.name} -> {out}", markup=False, highlight=False)
+    console.print(f"{len(rows)} completed trials of {campaign.name} -> {out}", markup=False, soft_wrap=True)

@@ -5,8 +5,9 @@ would lose its ranking) and for campaigns with a transfer prior (whose models Ax
 The Ax experiment stays the one record of the campaign: chosen recipes are attached to it.
 - Start: without a prior, a space-filling design until `initial_trials` recipes were tried and two
   completed (pools: the row nearest the centre, then each time the row farthest from every tried
-  one; continuous: scrambled Sobol points continuing past the trials made). With a prior there is
-  no such start: the prior's own acquisition proposes the first recipes.
+  one; continuous: scrambled Sobol points continuing past the trials made). With a prior, the
+  prior's own acquisition proposes the first recipe and the space-filling design the next ones
+  until the target GP can be fitted (`min_points`), so that a wrong prior costs one evaluation.
 - Then: the models of a `ModelFactory` (one output per goal metric), the acquisition of
   batman_opt.optimize.acquisition, maximized over the pool (`optimize_acqf_discrete`) or over the
   unit cube under the parameter constraints (`optimize_acqf`, `optimize_acqf_mixed` over the
@@ -109,6 +110,13 @@ class BotorchGenerator:
         prior = self.models.prior()
         if prior is None and (len(tried) < initial or len(completed) < self.models.min_points):
             return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
+        if prior is not None and tried and len(completed) < self.models.min_points:
+            # the prior proposed its best recipe; until the target data can weigh it, spread the
+            # next ones (a wrong prior then costs one evaluation, not min_points)
+            return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
+        if prior is not None and not tried and n > 1:  # the prior's best, then spread ones
+            first = self.select(1, tried, completed, pending)
+            return first + self.select(n - 1, [first[0][0]], completed, [*pending, first[0][0]])
         if len(completed) >= self.models.min_points:
             x = torch.tensor(self.space.to_unit([r for r, _ in completed]), dtype=DTYPE)
             y = torch.tensor(

@@ -139,9 +139,11 @@ def test_dem_campaign_runs_on_ray_agents(tmp_path):
     for trial in RunStore(run_dir).trials():
         structure = ElectrodeStructure.load(run_dir / "artifacts" / str(trial.trial) / "structure.npz")
         volume = structure.solid_volume_um3
-        dense = volume[AM] + volume[CBD] * (1.0 - material.cbd.nanoporosity)
+        # calendering densifies the CBD (sims.protocols.densification): its mean nanoporosity is reported
+        nanoporosity = trial.outcomes.get("cbd_nanoporosity", material.cbd.nanoporosity)
+        dense = volume[AM] + volume[CBD] * (1.0 - nanoporosity)
         bulk = structure.lateral_um[0] * structure.lateral_um[1] * structure.thickness_um
-        assert 1.0 - dense / bulk == pytest.approx(trial.outcomes["porosity"], abs=1e-9)
+        assert 1.0 - dense / bulk == pytest.approx(trial.outcomes["porosity"], abs=1e-3)
         assert structure.thickness_um == pytest.approx(trial.outcomes["thickness_um"])
         assert np.all(structure.position_um[:, 2] > 0.75 * structure.radius_um)  # on the collector, z = 0
 

@@ -77,7 +77,8 @@ def test_failing_evaluations_are_recorded_and_the_campaign_goes_on(tmp_path, fla
 def test_pool_fails_timeouts_and_replaces_dead_agents(flaky, ray_local):
     from agents.pool import AgentPool
 
-    spec = EvaluatorSpec(kind="flaky", agents=2, timeout_s=3, options={"hang_above": 0.8, "die_above": 0.9})
+    # 10 s: an agent starting on a busy 2-core machine must die before its trial times out
+    spec = EvaluatorSpec(kind="flaky", agents=2, timeout_s=10, options={"hang_above": 0.8, "die_above": 0.9})
     pool = AgentPool(spec, "NMC111", EvaluatorSetup(("x", "y"), ("f",)))
     pool.submit(0, 0, {"x": 0.95, "y": 0.5})  # the agent process exits
     pool.submit(1, 1, {"x": 0.85, "y": 0.5})  # hangs past the timeout
@@ -86,7 +87,7 @@ def test_pool_fails_timeouts_and_replaces_dead_agents(flaky, ray_local):
     while len(results) < 2 and time.time() < deadline:
         results.update({r.trial: r for r in pool.wait()})
     assert not results[0].ok and "died" in results[0].reason
-    assert not results[1].ok and "timed out after 3 s" in results[1].reason
+    assert not results[1].ok and "timed out after 10 s" in results[1].reason
     # both slots hold fresh agents that work
     assert sorted(pool.idle_slots) == [0, 1]
     pool.submit(0, 2, {"x": 0.3, "y": 0.6})

@@ -115,6 +115,9 @@ def test_address_auto_with_a_stale_cluster_record_fails_fast_and_the_fixed_campa
     (record / "ray_current_cluster").write_text(f"127.0.0.1:{_closed_port()}\n")
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "raytmp"))
     monkeypatch.setenv("RAY_ADDRESS", "")
+    # in process, beside the suite's own local Ray (tests/conftest.py): the command must look for the
+    # cluster itself, as it does in a fresh process
+    monkeypatch.setattr("ray.is_initialized", lambda: False)
     campaign = tmp_path / "campaign.yaml"
     campaign.write_text(BASE)
     run_dir = tmp_path / "run"
