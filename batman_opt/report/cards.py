@@ -170,3 +170,23 @@ def style(figure: go.Figure, height: int = 460) -> go.Figure:
         hovermode="closest",
     )
     return figure
+
+
+def add_parity(
+    figure: go.Figure, evaluated: np.ndarray, predicted: np.ndarray, col: int, **marker: Any
+) -> None:
+    """Predicted against evaluated values in column `col` of a one-row figure, with the y = x line;
+    `marker` passes on to the scatter (colour, hover text, error bars)."""
+    low = float(min(evaluated.min(), predicted.min()))
+    high = float(max(evaluated.max(), predicted.max()))
+    figure.add_scatter(x=evaluated, y=predicted, mode="markers", showlegend=False, row=1, col=col, **marker)
+    figure.add_scatter(
+        x=[low, high],
+        y=[low, high],
+        mode="lines",
+        line={"color": "grey", "dash": "dot"},
+        showlegend=False,
+        row=1,
+        col=col,
+    )
+    figure.update_xaxes(title_text="evaluated", row=1, col=col)

@@ -23,7 +23,7 @@ from botorch.models.transforms import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from plotly.subplots import make_subplots
 
-from batman_opt.report.cards import COLOURS, Card, RunData, style
+from batman_opt.report.cards import COLOURS, Card, RunData, add_parity, style
 from batman_opt.spec import ChoiceParameter
 
 _GRID = 21  # points along each parameter of a partial dependence
@@ -242,27 +242,14 @@ def _parity_card(fitted: list[FittedOutcome]) -> Card:
     for col, outcome in enumerate(fitted, start=1):
         mu, sd = outcome.loo()
         y = outcome.y[:, 0].numpy()
-        low, high = float(min(y.min(), mu.min())), float(max(y.max(), mu.max()))
-        figure.add_scatter(
-            x=y,
-            y=mu,
+        add_parity(
+            figure,
+            y,
+            mu,
+            col,
             error_y={"array": 1.645 * sd, "thickness": 1},
-            mode="markers",
             marker={"color": COLOURS["trial"]},
-            showlegend=False,
-            row=1,
-            col=col,
         )
-        figure.add_scatter(
-            x=[low, high],
-            y=[low, high],
-            mode="lines",
-            line={"color": "grey", "dash": "dot"},
-            showlegend=False,
-            row=1,
-            col=col,
-        )
-        figure.update_xaxes(title_text="evaluated", row=1, col=col)
         r2 = 1.0 - np.sum((y - mu) ** 2) / np.sum((y - y.mean()) ** 2)
         lines.append(f"{outcome.name}: R² = {r2:.2f}")
     figure.update_yaxes(title_text="predicted (leave one out)", row=1, col=1)

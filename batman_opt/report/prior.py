@@ -12,7 +12,7 @@ import numpy as np
 from plotly.subplots import make_subplots
 
 from batman_opt.optimize.targets import optimization_metrics
-from batman_opt.report.cards import COLOURS, Card, RunData, style
+from batman_opt.report.cards import COLOURS, Card, RunData, add_parity, style
 
 
 def prior_cards(data: RunData) -> list[Card]:
@@ -28,27 +28,8 @@ def prior_cards(data: RunData) -> list[Card]:
     for col, name in enumerate(metrics, start=1):
         x = np.array([e[name] for e in evaluated])
         y = np.array([p[name] for p in predicted])
-        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-        figure.add_scatter(
-            x=x,
-            y=y,
-            mode="markers",
-            marker={"color": COLOURS["botorch"]},
-            text=[f"trial {t.trial}: {t.generator}" for t in chosen],
-            showlegend=False,
-            row=1,
-            col=col,
-        )
-        figure.add_scatter(
-            x=[low, high],
-            y=[low, high],
-            mode="lines",
-            line={"color": "grey", "dash": "dot"},
-            showlegend=False,
-            row=1,
-            col=col,
-        )
-        figure.update_xaxes(title_text="evaluated", row=1, col=col)
+        text = [f"trial {t.trial}: {t.generator}" for t in chosen]
+        add_parity(figure, x, y, col, marker={"color": COLOURS["botorch"]}, text=text)
         lines.append(f"{name}: mean |error| {np.mean(np.abs(x - y)):.3g}")
     figure.update_yaxes(title_text="predicted when suggested", row=1, col=1)
     cards = [
