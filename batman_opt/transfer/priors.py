@@ -98,6 +98,7 @@ class SourceGPs:
             x, y = torch.cat(xs), torch.cat(ys)
             self.models.append(_fitted_source(x, y) if len(x) >= 3 else None)
         self._weights: dict[int, tuple] = {}
+        self._at_fixed: dict[tuple, torch.Tensor] = {}  # the last mean at inputs without grad
         self.baseline = torch.cat([s.x for s in sources])
         if len(self.baseline) > BASELINE_POINTS:
             pick = torch.from_numpy(
@@ -122,8 +123,14 @@ class SourceGPs:
                 )
             mu, sigma = _scale(model)
             self._weights[j] = (model.covar_module, train_x, alpha.squeeze(-1), constant[0], mu, sigma)
+        key = (j, x, x._version)  # the same tensor, unchanged
+        if not x.requires_grad and key in self._at_fixed:  # a GP fit evaluates its inputs again and again
+            return self._at_fixed[key]
         covar, train_x, alpha, constant, mu, sigma = self._weights[j]
-        return (covar(x, train_x).to_dense() @ alpha + constant) * sigma + mu
+        value = (covar(x, train_x).to_dense() @ alpha + constant) * sigma + mu
+        if not x.requires_grad:
+            self._at_fixed = {key: value.detach()}
+        return value
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         if any(m is None for m in self.models):
