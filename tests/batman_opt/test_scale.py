@@ -144,3 +144,46 @@ def test_the_manager_merges_the_parts_as_it_goes(tmp_path, monkeypatch):
     parts = sorted(unlocked.trials_dir.glob("*.parquet"))
     unlocked.append([log[0]])
     assert sorted(unlocked.trials_dir.glob("*.parquet"))[: len(parts)] == parts
+
+
+def _fit_counting(model: WindowedSingleTaskGP) -> tuple[float, int]:
+    """Fit the model's hyperparameters; the marginal log likelihood reached and its evaluations."""
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    calls, forward = [], mll.forward
+    mll.forward = lambda *args, **kwargs: calls.append(1) or forward(*args, **kwargs)
+    fit_gpytorch_mll(mll)
+    model.train()
+    with torch.no_grad():
+        value = float(mll(model(*model.train_inputs), model.train_targets).sum())
+    return value, len(calls)
+
+
+def test_a_warm_started_fit_reaches_the_cold_optimum_in_fewer_steps():
+    torch.manual_seed(0)
+    x = torch.rand(81, 3, dtype=torch.float64)
+    y = torch.sin(6 * x[:, :1]) + x[:, 1:2] ** 2 + 0.05 * torch.randn(81, 1, dtype=torch.float64)
+    first = WindowedSingleTaskGP(x[:80], y[:80])
+    _fit_counting(first)
+    warm = WindowedSingleTaskGP(x, y, warm_start=first.state_dict())
+    lengthscale = warm.covar_module.lengthscale.detach().clone()
+    assert torch.allclose(lengthscale, first.covar_module.lengthscale)  # starts where the last fit ended
+    cold_value, cold_steps = _fit_counting(WindowedSingleTaskGP(x, y))
+    warm_value, warm_steps = _fit_counting(warm)
+    assert warm_value >= cold_value - 1e-3 * abs(cold_value)
+    assert warm_steps < cold_steps / 2, (warm_steps, cold_steps)
+
+
+def test_ax_starts_each_fit_from_the_last_one_in_a_long_campaign(monkeypatch):
+    warm = []
+    original = window.previous_fit
+    monkeypatch.setattr(window, "previous_fit", lambda s, o: warm.append(original(s, o)) or warm[-1])
+    optimizer = CampaignOptimizer(CAMPAIGN)
+    optimizer.replay([r for r in records(window.WARM_START_POINTS + 12) if r.status != RUNNING])
+    for _ in range(2):
+        suggestion = optimizer.suggest(1)[0]
+        outcomes = evaluate_batch({k: [v] for k, v in suggestion.parameters.items()}, CAMPAIGN.material)
+        optimizer.complete(suggestion.trial, {k: float(outcomes[k][0]) for k in OUTCOMES})
+    assert warm[0] is None and isinstance(warm[-1], WindowedSingleTaskGP)
