@@ -42,8 +42,8 @@ from batman_opt.transfer.sources import load_source  # noqa: E402
 
 # campaign file -> margin of the min/max objective that still counts as the goal (its own units)
 CAMPAIGNS = {
-    "nmc_transfer.yaml": 0.0,
     "lab_nmc_transfer.yaml": 1.0,
+    "nmc_transfer.yaml": 0.0,
     "gdl_tortuosity.yaml": 0.003,
 }
 METHODS = ("prior_mean", "multitask", "ensemble", "auto")
@@ -82,6 +82,15 @@ class Problem:
     def row(self, params: dict) -> int:
         key = np.array([float(params[n]) for n in self.names])
         return int(np.argmin(np.abs(self.candidates.to_numpy(float) - key).sum(axis=1)))
+
+
+def with_source_points(campaign: Campaign, n: int | None) -> Campaign:
+    """The campaign with at most n source points (None: as the campaign says)."""
+    if n is None:
+        return campaign
+    return campaign.model_copy(
+        update={"transfer": campaign.transfer.model_copy(update={"max_source_points": n})}
+    )
 
 
 def with_method(campaign: Campaign, method: str, seed: int) -> Campaign:
@@ -140,7 +149,8 @@ def baybe_runs(problem: Problem, seeds: int, with_source: bool, folder: Path) ->
     campaign = problem.campaign
     source = None
     if with_source:
-        data = load_source(campaign.transfer.sources[0], campaign, problem.outcome_names, 1000, 0)
+        n_points = campaign.transfer.max_source_points
+        data = load_source(campaign.transfer.sources[0], campaign, problem.outcome_names, n_points, 0)
         source = {
             "parameters": data.x.tolist(),
             "outcomes": {k: v.tolist() for k, v in data.outcomes.items()},
@@ -207,6 +217,15 @@ def main() -> None:
     parser.add_argument(
         "--reference-only", action="store_true", help="random and BayBE only (no batman runs)"
     )
+    parser.add_argument(
+        "--source-points",
+        type=int,
+        default=None,
+        help="source points given to every method and to BayBE (default: each campaign's max_source_points)",
+    )
+    parser.add_argument(
+        "--baybe-seeds", type=int, default=None, help="seeds of the BayBE runs (default --seeds)"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
@@ -215,19 +234,25 @@ def main() -> None:
         folder = Path(tmp)
         for name in args.campaigns:
             try:
-                campaign = load_campaign(ROOT / "campaigns" / name)
+                campaign = with_source_points(load_campaign(ROOT / "campaigns" / name), args.source_points)
             except SpecError as exc:  # a campaign whose data is absent (../shared) is reported, not fatal
                 results[name] = {"skipped": str(exc)}
                 continue
             problem = Problem(campaign, CAMPAIGNS[name], folder)
-            entry: dict = {"pool": len(problem.candidates), "goal_recipes": len(problem.goals)}
+            entry: dict = {
+                "pool": len(problem.candidates),
+                "goal_recipes": len(problem.goals),
+                "source_points": campaign.transfer.max_source_points,
+                "seeds": args.seeds,
+                "baybe_seeds": args.baybe_seeds or args.seeds,
+            }
             entry["random"] = summary([random_run(problem, s) for s in range(args.seeds)])
             for method in () if args.reference_only else ("none", *args.methods):
                 entry["cold" if method == "none" else method] = summary(
                     [bo_run(problem, method, s, folder) for s in range(args.seeds)]
                 )
             for label, with_source in (("baybe_cold", False), ("baybe_transfer", True)):
-                found = baybe_runs(problem, args.seeds, with_source, folder)
+                found = baybe_runs(problem, args.baybe_seeds or args.seeds, with_source, folder)
                 if found is not None and "error" in found:
                     entry[label] = found
                 elif found is not None:
