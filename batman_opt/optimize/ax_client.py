@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from ax.adapter.registry import MBM_X_trans, Y_trans
 from ax.api.client import Client
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
@@ -36,7 +37,7 @@ from ax.utils.common.logger import set_stderr_log_level
 from batman_opt.optimize.acquisition import ACQF_NUM_RESTARTS, ACQF_RAW_SAMPLES
 from batman_opt.optimize.generator import BotorchGenerator, ColdModels, ModelFactory
 from batman_opt.optimize.targets import objective_string, optimization_metrics, outcome_constraint_strings
-from batman_opt.optimize.window import WindowedSingleTaskGP
+from batman_opt.optimize.window import TrialWindow, WarmStartGP
 from batman_opt.spec import Campaign, ChoiceParameter, RangeParameter
 from batman_opt.store import COMPLETED, FAILED, RUNNING, TrialRecord
 
@@ -83,18 +84,19 @@ def _generation_strategy(campaign: Campaign, existing: int = 0) -> GenerationStr
         for spec in strategy.nodes_by_name["Sobol"].generator_specs:
             spec.generator_kwargs = {**spec.generator_kwargs, "init_position": existing}
     optimizer = {"num_restarts": ACQF_NUM_RESTARTS, "raw_samples": ACQF_RAW_SAMPLES}
-    # large campaigns: the exact GP on a window of the trials (batman_opt.optimize.window); a
-    # campaign with unordered choices keeps Ax's mixed GP
+    # large campaigns: a window of the trials and warm-started GP fits (batman_opt.optimize.window);
+    # a campaign with unordered choices keeps Ax's mixed GP and its transforms
     windowed = not any(
         isinstance(p, ChoiceParameter) and isinstance(p.values[0], str) for p in campaign.parameters
     )
     for spec in strategy.nodes_by_name["MBM"].generator_specs:
         spec.generator_gen_kwargs = {"model_gen_options": {"optimizer_kwargs": optimizer}}
         if windowed:
-            model = ModelConfig(botorch_model_class=WindowedSingleTaskGP, name="windowed GP")
+            model = ModelConfig(botorch_model_class=WarmStartGP, name="warm-started GP")
             spec.generator_kwargs = {
                 **spec.generator_kwargs,
                 "surrogate_spec": SurrogateSpec(model_configs=[model]),
+                "transforms": [TrialWindow, *MBM_X_trans, *Y_trans],
             }
     return strategy
 

@@ -1,21 +1,28 @@
-"""The GP of large campaigns: an exact SingleTaskGP on at most WINDOW of the finished trials.
+"""Large campaigns: the model and the acquisition see a window of at most WINDOW finished trials,
+and each GP fit starts from the last one.
 
-An exact GP costs O(n^3) per fit step and Ax refits from scratch at every suggestion: at 3,000
-trials Ax's default took 119 s per suggestion. Beyond WINDOW trials this model keeps the
-3/4 * WINDOW most recent ones (where the acquisition has been looking, i.e. near the good
-recipes) and 1/4 * WINDOW older ones evenly spread through the campaign's history (so that the
-regions explored early are not forgotten). Up to WINDOW trials it is the plain SingleTaskGP, so
-the sample efficiency of small campaigns is untouched; the acquisition still sees every trial
-(its baseline is all observed recipes). Ax builds it through the public ModelConfig API
-(`botorch_model_class`), see batman_opt.optimize.ax_client._generation_strategy.
+Window. An exact GP costs O(n^3) per fit step, and qLogNEI samples the joint posterior of its whole
+baseline (every observed recipe) to prune it: at 3,000 trials Ax's default took 119 s per
+suggestion. Beyond WINDOW trials, `TrialWindow` (an Ax transform on the experiment data, first in
+the MBM node's transforms) keeps the 3/4 * WINDOW most recent trials (where the acquisition has
+been looking, i.e. near the good recipes) and 1/4 * WINDOW older ones evenly spread through the
+campaign's history (so that the regions explored early are not forgotten); the GPs, the outcome
+standardization, the feasibility check that picks the acquisition function and the acquisition's
+baseline all work on that window, so a long campaign costs a suggestion what WINDOW trials cost.
+Pending trials are not data and are all kept. Up to WINDOW trials nothing is dropped: the sample
+efficiency of small campaigns is untouched.
 
-Warm start: Ax fits every GP from scratch at every suggestion. This one starts its hyperparameter
-fit (kernel lengthscales and outputscale, noise, constant mean) from the previous suggestion's
-values for the same outcome, through Ax's submodel input constructor (a registered dispatch for
-this class): one more trial moves the optimum little, so L-BFGS needs a fraction of its iterations.
-Same likelihood and priors; only the starting point differs, and only from WARM_START_POINTS
-trials on: small campaigns, whose fits are cheap and whose hyperparameters still move, are fitted
-from scratch exactly as Ax does.
+Warm start. Ax fits every GP from scratch at every suggestion. `WarmStartGP` starts its
+hyperparameter fit (kernel lengthscales and outputscale, noise, constant mean) from the previous
+suggestion's values for the same outcomes, through Ax's submodel input constructor (a registered
+dispatch for this class): one more trial moves the optimum little, so L-BFGS needs a fraction of
+its iterations. Same likelihood and priors; only the starting point differs, and only from
+WARM_START_POINTS trials on: small campaigns, whose fits are cheap and whose hyperparameters still
+move, are fitted from scratch exactly as Ax does.
+
+Both enter through Ax's public configuration (`transforms` and ModelConfig's
+`botorch_model_class`), see batman_opt.optimize.ax_client._generation_strategy, and are registered
+with Ax's storage so that the optimizer snapshot can name them.
 """
 
 from __future__ import annotations
@@ -24,9 +31,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from ax.adapter.transforms.base import Transform
+from ax.core.data_utils import ExperimentData
 from ax.exceptions.model import ModelError
 from ax.generators.torch.botorch_modular.surrogate import Surrogate, submodel_input_constructor
 from ax.storage.botorch_modular_registry import register_model
+from ax.storage.transform_registry import register_transform
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.input import InputTransform
@@ -50,13 +60,29 @@ def window_rows(n: int, window: int = WINDOW) -> torch.Tensor:
     return torch.cat([older, torch.arange(n - recent, n)])
 
 
+class TrialWindow(Transform):
+    """Keeps the data of `window_rows` of the trials that have data, in trial order (module doc)."""
+
+    def transform_experiment_data(self, experiment_data: ExperimentData) -> ExperimentData:
+        observed = experiment_data.observation_data
+        trials = observed.index.get_level_values("trial_index")
+        ordered = trials.unique().sort_values()
+        if len(ordered) <= WINDOW:
+            return experiment_data
+        dropped = ordered.delete(window_rows(len(ordered), WINDOW).numpy())
+        arms = experiment_data.arm_data
+        return ExperimentData(
+            arm_data=arms[~arms.index.get_level_values("trial_index").isin(dropped)],
+            observation_data=observed[~trials.isin(dropped)],
+        )
+
+
 WARM_START_POINTS = 50  # trials from which a fit starts from the previous one's hyperparameters
 HYPERPARAMETERS = ("likelihood.", "covar_module.", "mean_module.")  # state-dict prefixes (not data)
 
 
-class WindowedSingleTaskGP(SingleTaskGP):
-    """SingleTaskGP trained on `window_rows` of the data (Ax orders the rows by trial index),
-    its hyperparameters starting from `warm_start` (a previous fit's state dict) where given."""
+class WarmStartGP(SingleTaskGP):
+    """SingleTaskGP whose hyperparameters start from `warm_start` (a previous fit's state dict)."""
 
     def __init__(
         self,
@@ -89,15 +115,6 @@ class WindowedSingleTaskGP(SingleTaskGP):
             }
             self.load_state_dict(hyper, strict=False)
 
-    @classmethod
-    def construct_inputs(cls, training_data: SupervisedDataset, **kwargs: Any) -> dict[str, Any]:
-        inputs = super().construct_inputs(training_data, **kwargs)
-        rows = window_rows(inputs["train_X"].shape[-2], WINDOW)
-        for key in ("train_X", "train_Y", "train_Yvar"):
-            if inputs.get(key) is not None:
-                inputs[key] = inputs[key][..., rows, :]
-        return inputs
-
 
 def previous_fit(surrogate: Surrogate, outcomes: list[str]) -> Model | None:
     """The model the surrogate fitted last for these outcomes, if any."""
@@ -110,7 +127,7 @@ def previous_fit(surrogate: Surrogate, outcomes: list[str]) -> Model | None:
     return model if list(fitted) == list(outcomes) else None
 
 
-@submodel_input_constructor.register(WindowedSingleTaskGP)
+@submodel_input_constructor.register(WarmStartGP)
 def _warm_inputs(
     botorch_model_class: type[Model], *, surrogate: Surrogate, dataset: SupervisedDataset, **kwargs: Any
 ) -> dict[str, Any]:
@@ -118,9 +135,10 @@ def _warm_inputs(
     base = submodel_input_constructor.dispatch(SingleTaskGP)
     inputs = base(botorch_model_class, surrogate=surrogate, dataset=dataset, **kwargs)
     previous = previous_fit(surrogate, list(dataset.outcome_names))
-    if isinstance(previous, WindowedSingleTaskGP) and len(dataset.X) >= WARM_START_POINTS:
+    if isinstance(previous, WarmStartGP) and len(dataset.X) >= WARM_START_POINTS:
         inputs["warm_start"] = previous.state_dict()
     return inputs
 
 
-register_model(WindowedSingleTaskGP)  # so that the optimizer snapshot (optimizer.json) can name it
+register_model(WarmStartGP)  # so that the optimizer snapshot (optimizer.json) can name both
+register_transform(TrialWindow)

@@ -1,5 +1,6 @@
 """Long campaigns: the trial log is replayed in bulk into the same Ax experiment as trial by trial,
-compacted atomically on resume, and the GP of large campaigns is trained on a window of the trials."""
+compacted atomically on resume, and the model of large campaigns sees a window of the trials and
+starts each fit from the last."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from botorch.utils.datasets import SupervisedDataset
 
 from batman_opt.optimize import window
 from batman_opt.optimize.ax_client import CampaignOptimizer
-from batman_opt.optimize.window import WindowedSingleTaskGP, window_rows
+from batman_opt.optimize.window import WarmStartGP, window_rows
 from batman_opt.session import CampaignSession
 from batman_opt.spec import load_campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord
@@ -70,33 +70,33 @@ def test_window_keeps_the_recent_trials_and_a_spread_of_the_older():
     assert torch.equal(rows[-384:], torch.arange(2616, 3000))  # the 3/4 most recent
     older = rows[:128]
     assert older[0] == 0 and older[-1] == 2615 and torch.all(torch.diff(older) > 15)  # spread evenly
-    X = torch.rand(3000, 5, dtype=torch.float64)
-    Y = X.sum(-1, keepdim=True)
-    dataset = SupervisedDataset(X, Y, feature_names=list("abcde"), outcome_names=["y"])
-    inputs = WindowedSingleTaskGP.construct_inputs(dataset)
-    kept = window_rows(3000, window.WINDOW)
-    assert torch.equal(inputs["train_X"], X[kept]) and torch.equal(inputs["train_Y"], Y[kept])
 
 
-def test_ax_hands_the_gp_its_rows_in_trial_order(monkeypatch):
-    """The window's 'most recent' rests on Ax ordering the training rows by trial index."""
+def test_the_gp_and_the_acquisition_see_the_window_of_the_trials_in_trial_order(monkeypatch):
+    """Beyond WINDOW trials with data, the GP is trained on (and the acquisition's baseline drawn
+    from) the window's trials, chosen by trial index."""
     seen = []
-    original = WindowedSingleTaskGP.construct_inputs.__func__
+    original = WarmStartGP.construct_inputs.__func__
 
     def recording(cls, training_data, **kwargs):
         seen.append(training_data.X.clone())
         return original(cls, training_data, **kwargs)
 
-    monkeypatch.setattr(WindowedSingleTaskGP, "construct_inputs", classmethod(recording))
+    monkeypatch.setattr(WarmStartGP, "construct_inputs", classmethod(recording))
     monkeypatch.setattr(window, "WINDOW", 16)
-    log = [r for r in records(24, increasing="comma_gap_um") if r.status != RUNNING]
+    log = [r for r in records(40, increasing="comma_gap_um") if r.status != RUNNING]
     optimizer = CampaignOptimizer(
         CAMPAIGN.model_copy(update={"budget": CAMPAIGN.budget.model_copy(update={"initial_trials": 4})})
     )
     optimizer.replay(log)
     assert optimizer.suggest(1)[0].generator == "botorch"
-    gap = [p.name for p in CAMPAIGN.tuned_parameters].index("comma_gap_um")
-    assert seen and all(torch.all(torch.diff(X[:, gap]) >= 0) for X in seen)
+    completed = [r for r in log if r.status == COMPLETED]
+    kept = [completed[i] for i in window_rows(len(completed), 16).tolist()]
+    expected = torch.tensor([r.parameters["comma_gap_um"] for r in kept], dtype=torch.float64)
+    column = [p.name for p in CAMPAIGN.tuned_parameters].index("comma_gap_um")
+    assert seen and all(torch.allclose(X[:, column], expected) for X in seen)
+    (spec,) = optimizer._strategy.nodes_by_name["MBM"].generator_specs
+    assert {len(X) for X in spec.fitted_adapter.generator.surrogate.Xs} == {16}  # the acquisition's baseline
 
 
 def test_a_resumed_run_compacts_its_log_into_one_part_atomically(tmp_path):
@@ -146,7 +146,7 @@ def test_the_manager_merges_the_parts_as_it_goes(tmp_path, monkeypatch):
     assert sorted(unlocked.trials_dir.glob("*.parquet"))[: len(parts)] == parts
 
 
-def _fit_counting(model: WindowedSingleTaskGP) -> tuple[float, int]:
+def _fit_counting(model: WarmStartGP) -> tuple[float, int]:
     """Fit the model's hyperparameters; the marginal log likelihood reached and its evaluations."""
     from botorch.fit import fit_gpytorch_mll
     from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -165,12 +165,12 @@ def test_a_warm_started_fit_reaches_the_cold_optimum_in_fewer_steps():
     torch.manual_seed(0)
     x = torch.rand(81, 3, dtype=torch.float64)
     y = torch.sin(6 * x[:, :1]) + x[:, 1:2] ** 2 + 0.05 * torch.randn(81, 1, dtype=torch.float64)
-    first = WindowedSingleTaskGP(x[:80], y[:80])
+    first = WarmStartGP(x[:80], y[:80])
     _fit_counting(first)
-    warm = WindowedSingleTaskGP(x, y, warm_start=first.state_dict())
+    warm = WarmStartGP(x, y, warm_start=first.state_dict())
     lengthscale = warm.covar_module.lengthscale.detach().clone()
     assert torch.allclose(lengthscale, first.covar_module.lengthscale)  # starts where the last fit ended
-    cold_value, cold_steps = _fit_counting(WindowedSingleTaskGP(x, y))
+    cold_value, cold_steps = _fit_counting(WarmStartGP(x, y))
     warm_value, warm_steps = _fit_counting(warm)
     assert warm_value >= cold_value - 1e-3 * abs(cold_value)
     assert warm_steps < cold_steps / 2, (warm_steps, cold_steps)
@@ -186,4 +186,4 @@ def test_ax_starts_each_fit_from_the_last_one_in_a_long_campaign(monkeypatch):
         suggestion = optimizer.suggest(1)[0]
         outcomes = evaluate_batch({k: [v] for k, v in suggestion.parameters.items()}, CAMPAIGN.material)
         optimizer.complete(suggestion.trial, {k: float(outcomes[k][0]) for k in OUTCOMES})
-    assert warm[0] is None and isinstance(warm[-1], WindowedSingleTaskGP)
+    assert warm[0] is None and isinstance(warm[-1], WarmStartGP)
