@@ -3,7 +3,8 @@
 Goals mirror the Ax configuration of batman_opt.optimize.ax_client: the metrics it models, the
 objective(s) with their sign (+1 maximize, -1 minimize), and linear outcome constraints (the
 campaign's own and every target's tolerance band). One objective: qLogNEI; several: qLogNEHVI with a
-reference point just below the worst observed value of each objective. Constraints are BoTorch
+reference point just below the worst observed value of each objective; while no observed point meets
+every constraint, the probability of feasibility (qLogPoF), as Ax chooses it. Constraints are BoTorch
 constraint callables (feasible where <= 0).
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabilityOfFeasibility
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import WeightedMCMultiOutputObjective
 from botorch.acquisition.objective import LinearMCObjective
@@ -68,12 +69,15 @@ def acquisition(
     y_baseline: torch.Tensor,
     x_pending: torch.Tensor | None,
 ) -> AcquisitionFunction:
-    """qLogNEI (one objective) or qLogNEHVI (several) of `model` under the goals' constraints.
+    """qLogNEI (one objective) or qLogNEHVI (several) of `model` under the goals' constraints, or
+    qLogPoF while no observed point is feasible.
 
     x_baseline, y_baseline: observed points (unit cube) and their metrics (goals.metrics order).
     """
     index = {name: j for j, name in enumerate(goals.metrics)}
     constraints = [_constraint(c, rhs, op, index) for c, rhs, op in goals.constraints] or None
+    if constraints and not any(torch.all(torch.stack([g(y) <= 0 for g in constraints])) for y in y_baseline):
+        return qLogProbabilityOfFeasibility(model, constraints, X_pending=x_pending)
     if len(goals.objectives) == 1:
         name, sign = goals.objectives[0]
         weights = torch.zeros(len(goals.metrics), dtype=x_baseline.dtype)
