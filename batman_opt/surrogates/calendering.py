@@ -1,0 +1,283 @@
+"""The time-dependent DL model of plate calendering (after Adv. Energy Mater. 2024, 2400376).
+
+From a dried film (sims.structure.ElectrodeStructure, from the DEM or a cache) and the calendering
+conditions (CONDITIONS: compression_ratio, calendering_speed_mm_s) it predicts,
+frame by frame through the four stages of sims.protocols.calendering (load, hold, release,
+settle), the plate height and every particle's position and radius; the final thickness and the
+spring-back come out of the predicted plate trajectory, as in the DEM.
+
+Two MLP ensembles (batman_opt.transfer.models), non-autoregressive in frames (frame k is predicted
+from the dried film and its own progress, so errors do not build up from frame to frame):
+- `plate`: the plate height above the gap, 100 (z_plate / gap - 1) in %, at a frame of the hold,
+  release or settle stage, from the conditions, the dried film's solid fraction and the frame's
+  stage and progress in it (during the load the plate height is the protocol's: it falls from h0
+  to the gap, and the load's progress is the strain over the compression ratio);
+- `particles`: each particle's displacement from the dried position (dx, dy in um; dz in um
+  measured from the affine squeeze z0 z_plate / h0) and log(r / r0) (the CBD densifies and
+  shrinks), from its local descriptors in the dried film (batman_opt.surrogates.descriptors), the
+  film's solid fraction, the conditions and the frame (stage, progress, plate height ratio).
+Then a physical correction (batman_opt.surrogates.contacts): the predicted particles overlap far
+more than the DEM's (the network predicts the mean rearrangement of particles like each one, not
+the collective sliding that makes room), so the overlaps are projected away to the DEM's own
+level under the predicted plate, at the last frame (`relax="final"`, what the evaluator needs) or
+at every frame (`relax="all"`). The film's rigid lateral drift in the DEM (a periodic film slides
+sideways as a whole by ~1 um, at random, which changes nothing in its structure) is taken out of
+the training targets and of the scores.
+No functional descriptor (porosity, tortuosity...) is an input or a target. The formulation is not
+an input either: the training recipes all share one (96:4), so the networks could not learn its
+effect; it reaches the model through the dried film (the CBD particles around each particle, the
+local solid fraction), and the window check says when it lies outside the training formulation.
+Spring-back as in the protocol: 100 (h_final - h_loaded) / h_loaded, h_loaded the lowest plate
+height from the end of the load on, h_final the plate at the last settle frame.
+
+Training: batman_opt.surrogates.calendering_training (`batman train calendering`). The shipped
+model, models/calendering.safetensors (+ .json), is rebuilt with
+
+    batman dataset dem-series --out dem_series        # 16 x 96:4 (12 train, 4 val) + 4 x 94:6
+    batman train calendering --data dem_series --out batman_opt/surrogates/models/calendering.safetensors
+
+Extrapolation (`window_check`): the card keeps the window of the training conditions (train and
+validation recipes); an input outside it gives a note, and one farther out than MARGIN (absolute,
+per input) is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from batman_opt.errors import InputError
+from batman_opt.surrogates.contacts import remove_overlaps
+from batman_opt.surrogates.descriptors import PARTICLE_DESCRIPTORS, particle_descriptors
+from batman_opt.transfer.models import MLPEnsemble, load_ensembles
+from sims.metrics.voxelize import CBD
+from sims.structure import ElectrodeStructure
+
+MODEL_VERSION = 1
+DEFAULT_MODEL = Path(__file__).parent / "models" / "calendering.safetensors"
+STAGES = ("load", "hold", "release", "settle")  # sims.protocols.calendering.STAGE_CODES order
+CONDITIONS = ("compression_ratio", "calendering_speed_mm_s")
+FILM_FEATURES = ("dried_solid_fraction",)
+FRAME_FEATURES = (*(f"stage_{s}" for s in STAGES), "stage_progress", "plate_ratio")
+PLATE_INPUTS = (*CONDITIONS, *FILM_FEATURES, "stage_hold", "stage_release", "stage_settle", "stage_progress")
+PLATE_OUTPUTS = ("plate_above_gap_pct",)
+PARTICLE_INPUTS = (*PARTICLE_DESCRIPTORS, *FILM_FEATURES, *CONDITIONS, *FRAME_FEATURES)
+PARTICLE_OUTPUTS = ("dx_um", "dy_um", "dz_um", "log_radius_ratio")
+# beyond the training window by more than this (absolute, per input), a recipe is refused
+MARGIN = {
+    "compression_ratio": 0.05,
+    "calendering_speed_mm_s": 10.0,
+    "am_mass_fraction": 0.03,
+    "solid_content": 0.05,
+    "drying_rate": 0.5,
+    "dried_solid_fraction": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class FrameSchedule:
+    """Frames to predict: stage index (F,) into STAGES and progress (F,) in [0, 1] within it
+    (for the load: the strain over the compression ratio)."""
+
+    stage: np.ndarray
+    progress: np.ndarray
+
+    @classmethod
+    def default(cls, load: int = 20, hold: int = 3, release: int = 10, settle: int = 5) -> FrameSchedule:
+        """Evenly spaced frames of each stage (the DEM's own counts at 400 steps a frame)."""
+        counts = (load, hold, release, settle)
+        stage = np.concatenate([np.full(n, k) for k, n in enumerate(counts)])
+        progress = np.concatenate([np.linspace(0.0, 1.0, n) if n > 1 else np.ones(n) for n in counts])
+        return cls(stage.astype(np.int64), progress)
+
+    def __len__(self) -> int:
+        return len(self.stage)
+
+
+@dataclass(frozen=True)
+class CalenderingPrediction:
+    """The predicted calendering of one film (lengths in um).
+
+    plate_um (F,): plate height per frame; position_um (F, N, 3) (x, y wrapped into the box) and
+    radius_um (F, N); thickness_um: plate on the relaxed film (last frame); loaded_um: lowest plate
+    height from the end of the load on; spring_back_pct = 100 (thickness - loaded) / loaded.
+    """
+
+    schedule: FrameSchedule
+    plate_um: np.ndarray
+    position_um: np.ndarray
+    radius_um: np.ndarray
+    dried: ElectrodeStructure
+    thickness_um: float
+    loaded_um: float
+    spring_back_pct: float
+
+    def structure(self, frame: int = -1) -> ElectrodeStructure:
+        """The electrode at `frame` (default the last) as a structure, thickness the plate height."""
+        d = self.dried
+        return ElectrodeStructure(
+            self.position_um[frame].astype(np.float64),
+            self.radius_um[frame].astype(np.float64),
+            d.phase,
+            d.lateral_um,
+            float(self.plate_um[frame]),
+            d.material,
+        )
+
+
+def film_features(dried: ElectrodeStructure) -> dict[str, float]:
+    """FILM_FEATURES of a dried film: its particle volume over box area x thickness (-)."""
+    volume = float(np.sum(4.0 / 3.0 * np.pi * dried.radius_um**3))
+    area = float(dried.lateral_um[0] * dried.lateral_um[1])
+    return {"dried_solid_fraction": volume / (area * dried.thickness_um)}
+
+
+def plate_inputs(values: Mapping[str, float], schedule: FrameSchedule) -> np.ndarray:
+    """PLATE_INPUTS of every frame (F, 8) from the conditions and film features in `values`."""
+    f = len(schedule)
+    columns = [np.full(f, float(values[name])) for name in (*CONDITIONS, *FILM_FEATURES)]
+    columns += [(schedule.stage == k).astype(np.float64) for k in (1, 2, 3)]
+    columns.append(schedule.progress.astype(np.float64))
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def particle_inputs(
+    descriptors: np.ndarray,
+    values: Mapping[str, float],
+    stage: np.ndarray,
+    progress: np.ndarray,
+    plate_ratio: np.ndarray,
+) -> np.ndarray:
+    """PARTICLE_INPUTS (F * N, 24), frame-major, from the descriptors (N, 15), the conditions and
+    film features in `values`, and per frame its stage, progress and plate height / h0."""
+    n, f = descriptors.shape[0], len(stage)
+    fixed = np.array([float(values[k]) for k in (*FILM_FEATURES, *CONDITIONS)], dtype=np.float32)
+    frame = np.zeros((f, len(FRAME_FEATURES)), dtype=np.float32)
+    frame[np.arange(f), stage] = 1.0
+    frame[:, 4] = progress
+    frame[:, 5] = plate_ratio
+    out = np.empty((f, n, len(PARTICLE_INPUTS)), dtype=np.float32)
+    out[:, :, : descriptors.shape[1]] = descriptors[None]
+    out[:, :, descriptors.shape[1] : descriptors.shape[1] + len(fixed)] = fixed
+    out[:, :, descriptors.shape[1] + len(fixed) :] = frame[:, None, :]
+    return out.reshape(f * n, -1)
+
+
+def apply_displacements(
+    dried: ElectrodeStructure, plate_ratio: np.ndarray, outputs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (F, N, 3) (x, y wrapped into the box) and radii (F, N) from the PARTICLE_OUTPUTS
+    (F, N, 4) and the plate height / h0 per frame; AM radii are kept (only the CBD densifies)."""
+    position = np.repeat(dried.position_um[None].astype(np.float64), len(plate_ratio), axis=0)
+    position[:, :, :2] += outputs[:, :, :2]
+    position[:, :, 2] = position[:, :, 2] * plate_ratio[:, None] + outputs[:, :, 2]
+    position[:, :, :2] = np.mod(position[:, :, :2], dried.lateral_um[:2])
+    cbd = dried.phase == CBD
+    log_ratio = np.where(cbd[None], np.minimum(outputs[:, :, 3], 0.0), 0.0)  # densification only shrinks
+    radius = dried.radius_um[None] * np.exp(log_ratio)
+    return position, radius
+
+
+class CalenderingModel:
+    """The two ensembles (module doc) and the card they were saved with."""
+
+    def __init__(self, particles: MLPEnsemble, plate: MLPEnsemble, card: dict[str, Any]) -> None:
+        for model, inputs, outputs in (
+            (particles, PARTICLE_INPUTS, PARTICLE_OUTPUTS),
+            (plate, PLATE_INPUTS, PLATE_OUTPUTS),
+        ):
+            if model.config.inputs != inputs or model.config.outputs != outputs:
+                raise InputError(
+                    f"calendering model: ensemble inputs/outputs {model.config.inputs} -> "
+                    f"{model.config.outputs} are not this version's"
+                )
+        self.particles, self.plate, self.card = particles, plate, card
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_MODEL) -> CalenderingModel:
+        """The model saved at `path` (safetensors + JSON card, no pickle); InputError on a bad file."""
+        models, card = load_ensembles(Path(path))
+        if set(models) != {"particles", "plate"} or card.get("kind") != "calendering":
+            raise InputError(f"{path}: not a calendering model (ensembles {sorted(models)})")
+        if card.get("version") != MODEL_VERSION:
+            raise InputError(
+                f"{path}: calendering model version {card.get('version')}, expected {MODEL_VERSION}"
+            )
+        return cls(models["particles"], models["plate"], card)
+
+    @property
+    def window(self) -> dict[str, tuple[float, float]]:
+        """The training window (low, high) of each condition and film feature."""
+        return {k: (float(v[0]), float(v[1])) for k, v in self.card.get("window", {}).items()}
+
+    def window_check(self, values: Mapping[str, float]) -> dict[str, str]:
+        """Notes for the inputs in `values` outside the training window; InputError naming the
+        first one farther out than MARGIN (module doc)."""
+        notes = {}
+        for name, (low, high) in self.window.items():
+            if name not in values:
+                continue
+            value = float(values[name])
+            outside = max(low - value, value - high, 0.0)
+            if outside > MARGIN.get(name, 0.0) or not math.isfinite(value):
+                raise InputError(
+                    f"{name} = {value:g} is beyond the calendering model's training window "
+                    f"[{low:g}, {high:g}] by more than its margin {MARGIN.get(name, 0.0):g}"
+                )
+            if outside > 0.0:
+                notes[name] = f"{value:g} outside the training window [{low:g}, {high:g}]: extrapolated"
+        return notes
+
+    @torch.no_grad()
+    def plate_ratio(self, values: Mapping[str, float], schedule: FrameSchedule) -> np.ndarray:
+        """Plate height over the dried thickness per frame (F,): the protocol's during the load,
+        the `plate` ensemble's after it."""
+        cr = float(values["compression_ratio"])
+        above = self.plate.predict(torch.from_numpy(plate_inputs(values, schedule)))[0][:, 0].numpy()
+        after = (1.0 - cr) * (1.0 + above.astype(np.float64) / 100.0)
+        return np.where(schedule.stage == 0, 1.0 - cr * schedule.progress, after)
+
+    @torch.no_grad()
+    def predict(
+        self,
+        dried: ElectrodeStructure,
+        conditions: Mapping[str, float],
+        schedule: FrameSchedule | None = None,
+        relax: str = "final",
+    ) -> CalenderingPrediction:
+        """The calendering of the dried film `dried` under `conditions` (CONDITIONS), at the frames
+        of `schedule` (default FrameSchedule.default(); its last frame must be a settle frame for the
+        thickness and spring-back to be those of the relaxed film); overlaps removed at the
+        `relax` frames: "final", "all" or "none" (module doc)."""
+        if relax not in ("final", "all", "none"):
+            raise InputError(f"relax must be 'final', 'all' or 'none', got {relax!r}")
+        schedule = schedule or FrameSchedule.default()
+        values = {**{k: float(conditions[k]) for k in CONDITIONS}, **film_features(dried)}
+        ratio = self.plate_ratio(values, schedule)
+        descriptors = particle_descriptors(
+            dried.position_um,
+            dried.radius_um,
+            dried.phase == CBD,
+            dried.lateral_um,
+            dried.thickness_um,
+            values["compression_ratio"],
+        )
+        x = particle_inputs(descriptors, values, schedule.stage, schedule.progress, ratio)
+        y = self.particles.predict(torch.from_numpy(x))[0].numpy().reshape(len(schedule), -1, 4)
+        position, radius = apply_displacements(dried, ratio, y)
+        plate = ratio * dried.thickness_um
+        frames = {"final": [len(schedule) - 1], "all": range(len(schedule)), "none": []}[relax]
+        for k in frames:
+            position[k] = remove_overlaps(position[k], radius[k], dried.lateral_um, float(plate[k]))
+        after_load = plate[schedule.stage > 0]
+        thickness = float(plate[-1])
+        loaded = float(after_load.min()) if len(after_load) else thickness
+        return CalenderingPrediction(
+            schedule, plate, position, radius, dried, thickness, loaded, 100.0 * (thickness - loaded) / loaded
+        )
