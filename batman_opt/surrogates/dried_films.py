@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sims.electrode import simulate_electrode
@@ -43,11 +43,28 @@ def drying_key(material: str, drying: Mapping[str, float], seed: int, n_am: int)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class DriedFilms:
-    """Dried films by drying key, in memory and, with `folder`, on disk (module doc)."""
+def dem_dried_film(
+    material: str, drying: Mapping[str, float], seed: int, n_am: int, threads: int = 1
+) -> ElectrodeStructure:
+    """A dried film made by the DEM: packing and drying (sims.electrode), no calendering, no metrics."""
+    params = {k: float(drying[k]) for k in DRYING_INPUTS}
+    result = simulate_electrode(
+        {**params, "compression_ratio": 0.0}, material, n_am=n_am, seed=seed, threads=threads, metrics=False
+    )
+    return ElectrodeStructure.of(result.dried.state, result.box, result.dried.thickness_m, material)
 
-    def __init__(self, folder: Path | None) -> None:
+
+class DriedFilms:
+    """Dried films by drying key, in memory and, with `folder`, on disk (module doc); `make` dries
+    a film on a miss (default the DEM, `dem_dried_film`)."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        make: Callable[[str, Mapping[str, float], int, int, int], ElectrodeStructure] = dem_dried_film,
+    ) -> None:
         self.folder = Path(folder) if folder is not None else None
+        self.make = make
         self._memory: dict[str, ElectrodeStructure] = {}
 
     def path(self, key: str) -> Path | None:
@@ -73,15 +90,7 @@ class DriedFilms:
                 self._memory[key] = film
                 return film, True, time.perf_counter() - start
         params = {k: float(drying[k]) for k in DRYING_INPUTS}
-        result = simulate_electrode(
-            {**params, "compression_ratio": 0.0},
-            material,
-            n_am=n_am,
-            seed=seed,
-            threads=threads,
-            metrics=False,
-        )
-        film = ElectrodeStructure.of(result.dried.state, result.box, result.dried.thickness_m, material)
+        film = self.make(material, params, seed, n_am, threads)
         if path is not None:
             self._write(path, film, {"material": material, **params, "seed": seed, "n_am": n_am})
         self._memory[key] = film
