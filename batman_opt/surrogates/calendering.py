@@ -19,10 +19,10 @@ from the dried film and its own progress, so errors do not build up from frame t
 Then a physical correction (batman_opt.surrogates.contacts): the predicted particles overlap far
 more than the DEM's (the network predicts the mean rearrangement of particles like each one, not
 the collective sliding that makes room), so the overlaps are projected away to the DEM's own
-level under the predicted plate, at the last frame (`relax="final"`, what the evaluator needs) or
-at every frame (`relax="all"`). The film's rigid lateral drift in the DEM (a periodic film slides
-sideways as a whole by ~1 um, at random, which changes nothing in its structure) is taken out of
-the training targets and of the scores.
+level under the predicted plate, at every predicted frame (the last only, `frames="final"`, is
+what the evaluator needs; `frames="all"` gives the whole series). The film's rigid lateral drift
+in the DEM (a periodic film slides sideways as a whole by ~1 um, at random, which changes nothing
+in its structure) is taken out of the training targets and of the scores.
 No functional descriptor (porosity, tortuosity...) is an input or a target. The formulation is not
 an input either: the training recipes all share one (96:4), so the networks could not learn its
 effect; it reaches the model through the dried film (the CBD particles around each particle, the
@@ -104,13 +104,16 @@ class FrameSchedule:
 class CalenderingPrediction:
     """The predicted calendering of one film (lengths in um).
 
-    plate_um (F,): plate height per frame; position_um (F, N, 3) (x, y wrapped into the box) and
-    radius_um (F, N); thickness_um: plate on the relaxed film (last frame); loaded_um: lowest plate
-    height from the end of the load on; spring_back_pct = 100 (thickness - loaded) / loaded.
+    plate_um (F,): plate height per frame of the schedule; frame_index (K,): the frames whose
+    particles were predicted (all, or the last one), position_um (K, N, 3) (x, y wrapped into the
+    box) and radius_um (K, N) at those; thickness_um: plate on the relaxed film (last frame);
+    loaded_um: lowest plate height from the end of the load on; spring_back_pct = 100 (thickness -
+    loaded) / loaded.
     """
 
     schedule: FrameSchedule
     plate_um: np.ndarray
+    frame_index: np.ndarray
     position_um: np.ndarray
     radius_um: np.ndarray
     dried: ElectrodeStructure
@@ -118,15 +121,16 @@ class CalenderingPrediction:
     loaded_um: float
     spring_back_pct: float
 
-    def structure(self, frame: int = -1) -> ElectrodeStructure:
-        """The electrode at `frame` (default the last) as a structure, thickness the plate height."""
+    def structure(self, k: int = -1) -> ElectrodeStructure:
+        """The electrode at the k-th predicted frame (default the last) as a structure, thickness
+        the plate height then."""
         d = self.dried
         return ElectrodeStructure(
-            self.position_um[frame].astype(np.float64),
-            self.radius_um[frame].astype(np.float64),
+            self.position_um[k].astype(np.float64),
+            self.radius_um[k].astype(np.float64),
             d.phase,
             d.lateral_um,
-            float(self.plate_um[frame]),
+            float(self.plate_um[self.frame_index[k]]),
             d.material,
         )
 
@@ -249,14 +253,16 @@ class CalenderingModel:
         dried: ElectrodeStructure,
         conditions: Mapping[str, float],
         schedule: FrameSchedule | None = None,
-        relax: str = "final",
+        frames: str = "final",
+        relax: bool = True,
     ) -> CalenderingPrediction:
         """The calendering of the dried film `dried` under `conditions` (CONDITIONS), at the frames
         of `schedule` (default FrameSchedule.default(); its last frame must be a settle frame for the
-        thickness and spring-back to be those of the relaxed film); overlaps removed at the
-        `relax` frames: "final", "all" or "none" (module doc)."""
-        if relax not in ("final", "all", "none"):
-            raise InputError(f"relax must be 'final', 'all' or 'none', got {relax!r}")
+        thickness and spring-back to be those of the relaxed film): the plate at every frame, the
+        particles at `frames` ("all", or "final": what the final structure needs), their overlaps
+        removed unless `relax` is False (module doc)."""
+        if frames not in ("final", "all"):
+            raise InputError(f"frames must be 'final' or 'all', got {frames!r}")
         schedule = schedule or FrameSchedule.default()
         values = {**{k: float(conditions[k]) for k in CONDITIONS}, **film_features(dried)}
         ratio = self.plate_ratio(values, schedule)
@@ -268,16 +274,19 @@ class CalenderingModel:
             dried.thickness_um,
             values["compression_ratio"],
         )
-        x = particle_inputs(descriptors, values, schedule.stage, schedule.progress, ratio)
-        y = self.particles.predict(torch.from_numpy(x))[0].numpy().reshape(len(schedule), -1, 4)
-        position, radius = apply_displacements(dried, ratio, y)
+        index = np.arange(len(schedule)) if frames == "all" else np.array([len(schedule) - 1])
+        x = particle_inputs(
+            descriptors, values, schedule.stage[index], schedule.progress[index], ratio[index]
+        )
+        y = self.particles.predict(torch.from_numpy(x))[0].numpy().reshape(len(index), -1, 4)
+        position, radius = apply_displacements(dried, ratio[index], y)
         plate = ratio * dried.thickness_um
-        frames = {"final": [len(schedule) - 1], "all": range(len(schedule)), "none": []}[relax]
-        for k in frames:
-            position[k] = remove_overlaps(position[k], radius[k], dried.lateral_um, float(plate[k]))
+        for k in range(len(index)) if relax else ():
+            position[k] = remove_overlaps(position[k], radius[k], dried.lateral_um, float(plate[index[k]]))
         after_load = plate[schedule.stage > 0]
         thickness = float(plate[-1])
         loaded = float(after_load.min()) if len(after_load) else thickness
+        spring_back = 100.0 * (thickness - loaded) / loaded
         return CalenderingPrediction(
-            schedule, plate, position, radius, dried, thickness, loaded, 100.0 * (thickness - loaded) / loaded
+            schedule, plate, index, position, radius, dried, thickness, loaded, spring_back
         )

@@ -235,7 +235,7 @@ def validate_recipe(
     """Scores of the model on one held-out recipe (module doc): per-frame position MSE (um2) and R2,
     displacement R2, and the final-structure outcomes beside the DEM's with their errors."""
     dried = frames.dried
-    prediction = model.predict(dried, frames.values, frames.schedule, relax="all")
+    prediction = model.predict(dried, frames.values, frames.schedule, frames="all")
     lateral = dried.lateral_um[:2]
     error = prediction.position_um - frames.position_um
     error[..., :2] += lateral_displacement(frames)[1][:, None, :]  # the DEM's rigid drift is no error
