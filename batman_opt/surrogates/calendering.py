@@ -1,10 +1,10 @@
 """The time-dependent DL model of plate calendering (after Adv. Energy Mater. 2024, 2400376).
 
 From a dried film (sims.structure.ElectrodeStructure, from the DEM or a cache) and the calendering
-conditions (CONDITIONS: compression_ratio, calendering_speed_mm_s) it predicts,
-frame by frame through the four stages of sims.protocols.calendering (load, hold, release,
-settle), the plate height and every particle's position and radius; the final thickness and the
-spring-back come out of the predicted plate trajectory, as in the DEM.
+conditions (compression_ratio, calendering_speed_mm_s) it predicts, frame by frame through the four
+stages of sims.protocols.calendering (load, hold, release, settle), the plate height and every
+particle's position and radius; the final thickness and the spring-back come out of the predicted
+plate trajectory, as in the DEM.
 
 Two MLP ensembles (batman_opt.transfer.models), non-autoregressive in frames (frame k is predicted
 from the dried film and its own progress, so errors do not build up from frame to frame):
@@ -18,13 +18,23 @@ from the dried film and its own progress, so errors do not build up from frame t
   film's solid fraction, the conditions and the frame (stage, progress, plate height ratio).
 Then a physical correction (batman_opt.surrogates.contacts): the predicted particles overlap far
 more than the DEM's (the network predicts the mean rearrangement of particles like each one, not
-the collective sliding that makes room), so the overlaps are projected away to the DEM's own
-level under the predicted plate, at every predicted frame (the last only, `frames="final"`, is
-what the evaluator needs; `frames="all"` gives the whole series). The film's rigid lateral drift
-in the DEM (a periodic film slides sideways as a whole by ~1 um, at random, which changes nothing
-in its structure) is taken out of the training targets and of the scores.
-No functional descriptor (porosity, tortuosity...) is an input or a target. The formulation is not
-an input either: the training recipes all share one (96:4), so the networks could not learn its
+the collective sliding that makes room), so the overlaps are projected back to the DEM's own
+contact state, which the `plate` ensemble predicts beside the plate height: the mean overlap of
+each kind of touching pair (AM-AM, AM-CBD, CBD-CBD, over the smaller radius: ~2 % at 11 %
+compression, ~13 % at 35 %, the plastic flattening of the contacts) and how far the particles dig
+into the plate and the collector (up to ~1.3 um at 35 %). The projection keeps the particles
+within EXTENT_FRACTION of that reach (chosen on the training recipes: at the full reach the
+projection lifts the top layer into all the room it is given, where the DEM has only a few
+particles there, and the film measures too open), at every predicted frame (the last only,
+`frames="final"`, is what the evaluator needs; `frames="all"` gives the whole series). The film's
+rigid lateral drift in the DEM (a periodic film slides sideways as a whole by ~1 um, at random,
+which changes nothing in its structure) is taken out of the training targets and of the scores.
+No functional descriptor (porosity, tortuosity...) is an input or a target. The networks see the
+compression ratio (CONDITIONS) but not the press speed: the DEM's contact laws are rate independent
+and its plate runs the same number of steps at any speed (sims.protocols.calendering: the speed
+only sets the real duration), so the DEM's particles do not depend on it and a network fed with
+it could only fit noise; the speed is still checked against the training window. The formulation
+is not an input either: the training recipes all share one (96:4), so the networks could not learn its
 effect; it reaches the model through the dried film (the CBD particles around each particle, the
 local solid fraction), and the window check says when it lies outside the training formulation.
 Spring-back as in the protocol: 100 (h_final - h_loaded) / h_loaded, h_loaded the lowest plate
@@ -62,11 +72,22 @@ from sims.structure import ElectrodeStructure
 MODEL_VERSION = 1
 DEFAULT_MODEL = Path(__file__).parent / "models" / "calendering.safetensors"
 STAGES = ("load", "hold", "release", "settle")  # sims.protocols.calendering.STAGE_CODES order
-CONDITIONS = ("compression_ratio", "calendering_speed_mm_s")
+CONDITIONS = ("compression_ratio",)  # what the networks see (module doc)
 FILM_FEATURES = ("dried_solid_fraction",)
 FRAME_FEATURES = (*(f"stage_{s}" for s in STAGES), "stage_progress", "plate_ratio")
 PLATE_INPUTS = (*CONDITIONS, *FILM_FEATURES, "stage_hold", "stage_release", "stage_settle", "stage_progress")
-PLATE_OUTPUTS = ("plate_above_gap_pct",)
+# the plate's height, and the contact state the overlap projection restores (module doc): mean
+# overlap over the smaller radius of the touching pairs of each kind (contacts.PAIR_KINDS), and how
+# far the particles reach above the plate and below the collector (um)
+PLATE_OUTPUTS = (
+    "plate_above_gap_pct",
+    "overlap_am_am",
+    "overlap_am_cbd",
+    "overlap_cbd_cbd",
+    "top_above_plate_um",
+    "bottom_below_collector_um",
+)
+EXTENT_FRACTION = 0.5  # of the predicted reach above the plate and below the collector (module doc)
 PARTICLE_INPUTS = (*PARTICLE_DESCRIPTORS, *FILM_FEATURES, *CONDITIONS, *FRAME_FEATURES)
 PARTICLE_OUTPUTS = ("dx_um", "dy_um", "dz_um", "log_radius_ratio")
 # beyond the training window by more than this (absolute, per input), a recipe is refused
@@ -239,13 +260,18 @@ class CalenderingModel:
         return notes
 
     @torch.no_grad()
-    def plate_ratio(self, values: Mapping[str, float], schedule: FrameSchedule) -> np.ndarray:
-        """Plate height over the dried thickness per frame (F,): the protocol's during the load,
-        the `plate` ensemble's after it."""
+    def plate_state(
+        self, values: Mapping[str, float], schedule: FrameSchedule
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Plate height over the dried thickness per frame (F,) (the protocol's during the load,
+        the `plate` ensemble's after it) and the contact state (F, 5): PLATE_OUTPUTS[1:], >= 0."""
         cr = float(values["compression_ratio"])
-        above = self.plate.predict(torch.from_numpy(plate_inputs(values, schedule)))[0][:, 0].numpy()
-        after = (1.0 - cr) * (1.0 + above.astype(np.float64) / 100.0)
-        return np.where(schedule.stage == 0, 1.0 - cr * schedule.progress, after)
+        out = (
+            self.plate.predict(torch.from_numpy(plate_inputs(values, schedule)))[0].numpy().astype(np.float64)
+        )
+        after = (1.0 - cr) * (1.0 + out[:, 0] / 100.0)
+        ratio = np.where(schedule.stage == 0, 1.0 - cr * schedule.progress, after)
+        return ratio, np.maximum(out[:, 1:], 0.0)
 
     @torch.no_grad()
     def predict(
@@ -265,7 +291,7 @@ class CalenderingModel:
             raise InputError(f"frames must be 'final' or 'all', got {frames!r}")
         schedule = schedule or FrameSchedule.default()
         values = {**{k: float(conditions[k]) for k in CONDITIONS}, **film_features(dried)}
-        ratio = self.plate_ratio(values, schedule)
+        ratio, contact = self.plate_state(values, schedule)
         descriptors = particle_descriptors(
             dried.position_um,
             dried.radius_um,
@@ -281,8 +307,19 @@ class CalenderingModel:
         y = self.particles.predict(torch.from_numpy(x))[0].numpy().reshape(len(index), -1, 4)
         position, radius = apply_displacements(dried, ratio[index], y)
         plate = ratio * dried.thickness_um
+        cbd = dried.phase == CBD
         for k in range(len(index)) if relax else ():
-            position[k] = remove_overlaps(position[k], radius[k], dried.lateral_um, float(plate[index[k]]))
+            tolerance, (above, below) = contact[index[k], :3], EXTENT_FRACTION * contact[index[k], 3:]
+            position[k] = remove_overlaps(
+                position[k],
+                radius[k],
+                dried.lateral_um,
+                float(plate[index[k]]),
+                cbd,
+                tuple(tolerance),
+                below,
+                above,
+            )
         after_load = plate[schedule.stage > 0]
         thickness = float(plate[-1])
         loaded = float(after_load.min()) if len(after_load) else thickness

@@ -45,7 +45,7 @@ from batman_opt.surrogates.calendering import (
     particle_inputs,
     plate_inputs,
 )
-from batman_opt.surrogates.descriptors import particle_descriptors
+from batman_opt.surrogates.descriptors import close_pairs, particle_descriptors
 from batman_opt.surrogates.outcomes import electrode_outcomes
 from batman_opt.surrogates.series import CALENDERING_STAGES, SERIES_CONDITIONS, DemSeries, RecipeSeries
 from batman_opt.transfer.models import MLPConfig, MLPEnsemble, save_ensembles
@@ -76,7 +76,7 @@ class TrainSettings:
     particle_train: TrainConfig = TrainConfig(
         epochs=15, lr=2e-3, weight_decay=1e-4, batch_size=1024, validate_every=1
     )
-    plate_hidden: tuple[int, ...] = (16, 16)
+    plate_hidden: tuple[int, ...] = (32, 32)
     plate_train: TrainConfig = TrainConfig(epochs=3000, lr=3e-3, weight_decay=1e-3, validate_every=25)
     n_members: int = 4
     seed: int = 0
@@ -185,13 +185,40 @@ def particle_rows(
     return x, y
 
 
+def contact_state(
+    position_um: np.ndarray,
+    radius_um: np.ndarray,
+    is_cbd: np.ndarray,
+    lateral_um: np.ndarray,
+    plate_um: float,
+) -> np.ndarray:
+    """PLATE_OUTPUTS[1:] of one frame: mean overlap over the smaller radius of the touching pairs
+    of each kind (0 without any), the reach above the plate and below the collector (um, >= 0)."""
+    i, j, _, dist = close_pairs(position_um, radius_um, lateral_um, 1.0)
+    overlap = (radius_um[i] + radius_um[j] - dist) / np.minimum(radius_um[i], radius_um[j])
+    kind = is_cbd[i].astype(int) + is_cbd[j].astype(int)
+    means = [float(overlap[kind == k].mean()) if np.any(kind == k) else 0.0 for k in range(3)]
+    above = max(float(np.max(position_um[:, 2] + radius_um)) - plate_um, 0.0)
+    below = max(-float(np.min(position_um[:, 2] - radius_um)), 0.0)
+    return np.array([*means, above, below])
+
+
 def plate_rows(frames: RecipeFrames) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets) of the plate ensemble: the frames after the load."""
-    after = frames.schedule.stage > 0
-    s = FrameSchedule(frames.schedule.stage[after], frames.schedule.progress[after])
+    """(inputs, targets) of the plate ensemble, every frame: the plate height above the gap (%)
+    and the contact state (`contact_state`)."""
     gap_ratio = 1.0 - frames.values["compression_ratio"]
-    y = 100.0 * (frames.plate_ratio[after] / gap_ratio - 1.0)
-    return plate_inputs(frames.values, s), y[:, None].astype(np.float32)
+    plate_um = frames.plate_ratio * frames.dried.thickness_um
+    cbd = frames.dried.phase == CBD
+    contact = np.stack(
+        [
+            contact_state(
+                frames.position_um[k], frames.radius_um[k], cbd, frames.dried.lateral_um, plate_um[k]
+            )
+            for k in range(len(plate_um))
+        ]
+    )
+    y = np.column_stack([100.0 * (frames.plate_ratio / gap_ratio - 1.0), contact])
+    return plate_inputs(frames.values, frames.schedule), y.astype(np.float32)
 
 
 def dataset_hash(root: Path) -> str:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from batman_opt.surrogates.descriptors import _close_pairs
+from batman_opt.surrogates.descriptors import close_pairs
 from sims.dem.projection import project_overlaps
 
-TOLERANCE = 0.02  # overlap kept, as a fraction of the smaller radius: the DEM's own (module doc)
+PAIR_KINDS = ("am_am", "am_cbd", "cbd_cbd")
 
 
 def remove_overlaps(
@@ -27,20 +27,36 @@ def remove_overlaps(
     radius_um: np.ndarray,
     lateral_um: np.ndarray,
     plate_um: float,
+    is_cbd: np.ndarray,
+    tolerance: tuple[float, float, float],
+    below_um: float = 0.0,
+    above_um: float = 0.0,
     *,
-    tolerance: float = TOLERANCE,
     sweeps: int = 40,
     rebuild: int = 10,
 ) -> np.ndarray:
-    """Positions (N, 3) um with the overlaps reduced to `tolerance` x the smaller radius (module
-    doc), x and y wrapped into the box; `plate_um` the plate height (inf for none)."""
+    """Positions (N, 3) um with each pair's overlap reduced to its tolerance x the smaller radius
+    (module doc; `tolerance` per PAIR_KINDS, `is_cbd` (N,) the phases), every particle between
+    z = -below_um and the plate height `plate_um` + above_um (the DEM's particles dig into the
+    collector and the plate); x and y wrapped into the box."""
     pos = np.ascontiguousarray(position_um, dtype=np.float64).copy()
     radius = np.ascontiguousarray(radius_um, dtype=np.float64)
     lateral = np.ascontiguousarray(lateral_um[:2], dtype=np.float64)
+    table = np.asarray(tolerance, dtype=np.float64)
+    cbd = np.asarray(is_cbd, dtype=np.int64)
     for _ in range(0, sweeps, rebuild):
-        i, j, _, _ = _close_pairs(pos, radius, lateral, 1.15)
+        i, j, _, _ = close_pairs(pos, radius, lateral, 1.15 + float(table.max()))
+        allowed = table[cbd[i] + cbd[j]]
         worst = project_overlaps(
-            pos, radius, i.astype(np.int64), j.astype(np.int64), lateral, plate_um, tolerance, rebuild
+            pos,
+            radius,
+            i.astype(np.int64),
+            j.astype(np.int64),
+            allowed,
+            lateral,
+            -below_um,
+            plate_um + above_um,
+            rebuild,
         )
         if worst == 0.0:
             break

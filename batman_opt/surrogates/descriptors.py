@@ -54,7 +54,7 @@ def _tree(position_um: np.ndarray, lateral_um: np.ndarray) -> tuple[cKDTree, np.
     return cKDTree(wrapped, boxsize=[lateral_um[0], lateral_um[1], z_span]), wrapped
 
 
-def _min_image(delta: np.ndarray, lateral_um: np.ndarray) -> np.ndarray:
+def min_image(delta: np.ndarray, lateral_um: np.ndarray) -> np.ndarray:
     """Separations (..., 3) with x and y taken to their nearest periodic image."""
     out = delta.copy()
     out[..., :2] -= lateral_um[:2] * np.round(out[..., :2] / lateral_um[:2])
@@ -103,14 +103,14 @@ def particle_descriptors(
         np.add.at(own, pairs[:, 0], volume[pairs[:, 1]])
         np.add.at(own, pairs[:, 1], volume[pairs[:, 0]])
         out[:, col] = own / _sphere_above_collector(reach, position[:, 2])
-    i, j, delta, dist = _close_pairs(position, radius, lateral, TOUCH)
+    i, j, delta, dist = close_pairs(position, radius, lateral, TOUCH)
     touching = dist < TOUCH * (radius[i] + radius[j])
     for col, phase in ((6, False), (7, True)):
         np.add.at(out[:, col], i[touching & (cbd[j] == phase)], 1.0)
         np.add.at(out[:, col], j[touching & (cbd[i] == phase)], 1.0)
     near = tree.query_pairs(d, output_type="ndarray")
     a, b = near[:, 0], near[:, 1]
-    sep = _min_image(position[b] - position[a], lateral)
+    sep = min_image(position[b] - position[a], lateral)
     moment = np.zeros((n, 3))
     mass = np.zeros(n)
     np.add.at(moment, a, sep * volume[b, None])
@@ -123,7 +123,7 @@ def particle_descriptors(
     return out.astype(np.float32)
 
 
-def _close_pairs(
+def close_pairs(
     position: np.ndarray, radius: np.ndarray, lateral: np.ndarray, factor: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i, j) whose centres lie within factor (r_i + r_j), with the separation from i to j
@@ -146,7 +146,7 @@ def _close_pairs(
                 found_i.append(groups[a][near["i"]])
                 found_j.append(groups[b][near["j"]])
     i, j = np.concatenate(found_i), np.concatenate(found_j)
-    delta = _min_image(position[j] - position[i], lateral)
+    delta = min_image(position[j] - position[i], lateral)
     dist = np.linalg.norm(delta, axis=1)
     keep = dist < factor * (radius[i] + radius[j])
     return i[keep], j[keep], delta[keep], dist[keep]
@@ -165,7 +165,7 @@ def _affine_push(
     z is squeezed to (1 - compression_ratio) z (module doc), (N, 3)."""
     squeezed = position.copy()
     squeezed[:, 2] *= 1.0 - compression_ratio
-    i, j, delta, dist = _close_pairs(squeezed, radius, lateral, 1.0)
+    i, j, delta, dist = close_pairs(squeezed, radius, lateral, 1.0)
     dist = np.maximum(dist, 1e-12)
     overlap = np.maximum(radius[i] + radius[j] - dist, 0.0)
     push = delta / dist[:, None] * overlap[:, None]

@@ -15,12 +15,14 @@ import torch
 from batman_opt.errors import InputError
 from batman_opt.surrogates.calendering import (
     DEFAULT_MODEL,
+    EXTENT_FRACTION,
     PARTICLE_INPUTS,
     PARTICLE_OUTPUTS,
     PLATE_INPUTS,
     PLATE_OUTPUTS,
     CalenderingModel,
     FrameSchedule,
+    film_features,
 )
 from batman_opt.surrogates.contacts import remove_overlaps
 from batman_opt.surrogates.descriptors import PARTICLE_DESCRIPTORS, particle_descriptors
@@ -84,7 +86,8 @@ def test_overlap_projection_separates_pairs_small_one_moves():
     lateral = np.array([20.0, 20.0])
     position = np.array([[5.0, 5.0, 5.0], [7.0, 5.0, 5.0], [19.5, 10.0, 5.0], [0.7, 10.0, 5.0]])
     radius = np.array([2.0, 0.65, 1.0, 1.0])  # AM and CBD overlapping; a pair across the x seam
-    out = remove_overlaps(position, radius, lateral, plate_um=20.0, tolerance=0.02, sweeps=100)
+    cbd = np.array([False, True, False, False])
+    out = remove_overlaps(position, radius, lateral, 20.0, cbd, (0.02, 0.02, 0.02), sweeps=100)
     gap = np.linalg.norm(out[1] - out[0])
     assert gap >= 2.65 - 0.02 * 0.65 - 1e-6
     assert np.linalg.norm(out[0] - position[0]) < 0.1 * np.linalg.norm(out[1] - position[1])
@@ -96,8 +99,20 @@ def test_overlap_projection_separates_pairs_small_one_moves():
 
 def test_overlap_projection_keeps_spheres_between_collector_and_plate():
     position = np.array([[2.0, 2.0, 0.3], [2.0, 2.0, 4.9]])
-    out = remove_overlaps(position, np.array([1.0, 1.0]), np.array([10.0, 10.0]), plate_um=5.0)
-    assert np.allclose(out[:, 2], [1.0, 4.0])
+    args = (np.array([1.0, 1.0]), np.array([10.0, 10.0]), 5.0, np.array([False, False]), (0.0, 0.0, 0.0))
+    assert np.allclose(remove_overlaps(position, *args)[:, 2], [1.0, 4.0])
+    # the DEM's particles dig into the walls under load: a reach below and above may be allowed
+    assert np.allclose(remove_overlaps(position, *args, 0.5, 0.2)[:, 2], [0.5, 4.2])
+
+
+def test_overlap_projection_keeps_the_allowed_overlap_of_each_pair_kind():
+    lateral = np.array([50.0, 50.0])
+    position = np.array([[10.0, 10.0, 10.0], [13.0, 10.0, 10.0], [30.0, 10.0, 10.0], [31.0, 10.0, 10.0]])
+    radius = np.array([2.0, 2.0, 0.65, 0.65])  # an AM-AM pair and a CBD-CBD pair, both overlapping
+    cbd = np.array([False, False, True, True])
+    out = remove_overlaps(position, radius, lateral, 40.0, cbd, (0.2, 0.0, 0.05), sweeps=50)
+    assert np.isclose(np.linalg.norm(out[1] - out[0]), 4.0 - 0.2 * 2.0, atol=1e-6)
+    assert np.isclose(np.linalg.norm(out[3] - out[2]), 1.3 - 0.05 * 0.65, atol=1e-6)
 
 
 def tiny_model(seed: int = 0) -> dict[str, MLPEnsemble]:
@@ -164,8 +179,11 @@ def test_shipped_model_is_small_documented_and_predicts_a_calendering():
     load = schedule.stage == 0
     assert np.all(np.diff(plate[load]) < 0) and np.isclose(plate[load][-1], 0.75 * film.thickness_um)
     assert prediction.thickness_um == plate[-1] and prediction.loaded_um <= prediction.thickness_um
-    final = prediction.position_um[-1]
-    assert np.all(final[:, 2] + prediction.radius_um[-1] <= plate[-1] + 1e-6)
+    final, radius = prediction.position_um[-1], prediction.radius_um[-1]
+    _, contact = model.plate_state({"compression_ratio": 0.25, **film_features(film)}, schedule)
+    reach = EXTENT_FRACTION * contact[-1, 3:]
+    assert np.all(final[:, 2] + radius <= plate[-1] + reach[0] + 1e-6)
+    assert np.all(final[:, 2] - radius >= -reach[1] - 1e-6)
 
 
 def test_window_notes_inside_the_margin_and_refuses_beyond():
