@@ -217,7 +217,10 @@ def plate_rows(frames: RecipeFrames) -> tuple[np.ndarray, np.ndarray]:
             for k in range(len(plate_um))
         ]
     )
-    y = np.column_stack([100.0 * (frames.plate_ratio / gap_ratio - 1.0), contact])
+    # during the load the plate is the protocol's (the output is not used there): trained to 0, so
+    # that the load's tens of % do not swamp the standardization of the ~1 % spring-back
+    above_gap = np.where(frames.schedule.stage == 0, 0.0, 100.0 * (frames.plate_ratio / gap_ratio - 1.0))
+    y = np.column_stack([above_gap, contact])
     return plate_inputs(frames.values, frames.schedule), y.astype(np.float32)
 
 
