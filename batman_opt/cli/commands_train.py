@@ -67,5 +67,5 @@ def train_calendering_command(
             f"displacements {scores['r2_displacement_final']:.3f}; porosity error "
             f"{scores['porosity_abs_error']:.4f}; tortuosity "
             f"{100 * scores['tortuosity_factor_rel_error']:.1f} %; "
-            f"spring-back {100 * scores['spring_back_pct_rel_error']:.0f} %"
+            f"spring-back {scores['spring_back_pct_abs_error']:.2f} points"
         )
