@@ -8,8 +8,9 @@ measures its own (batman_opt.surrogates.outcomes): same outcome names, without t
 (creep_pct, max_pressure_mpa, inertial_number).
 
 Cost of a recipe at n_am = 120 on one core (benchmarks/surrogates.py): with a cache hit, the model
-(~0.1 s) and the voxel metrics (~1 s; `metrics: false` leaves them out); on a miss, the DEM drying
-first (~10-30 s). The notes of every trial say which it was and how long each part took.
+(~0.1 s) and the voxel metrics (~0.5 s; `metrics: false` leaves them out): ~0.7 s against ~35-40 s
+for the dem kind; on a miss, the DEM drying first (5-9 s). The notes of every trial say which it
+was and how long each part took.
 
 Extrapolation: inputs outside the model's training window get a note; past its margin
 (calendering.MARGIN) the recipe fails (EvaluationFailed naming the input), and a campaign whose
