@@ -12,6 +12,9 @@ Cost of a recipe at n_am = 120 on one core (benchmarks/surrogates.py): with a ca
 for the dem kind; on a miss, the DEM drying first (5-9 s). The notes of every trial say which it
 was and how long each part took.
 
+On a Ray cluster the agents of other nodes keep their films under the same path on their own
+disks (one DEM drying per node and drying recipe) unless the run directory is shared.
+
 Extrapolation: inputs outside the model's training window get a note; past its margin
 (calendering.MARGIN) the recipe fails (EvaluationFailed naming the input), and a campaign whose
 bounds leave window + margin is refused by `batman validate` (the inputs' intervals are cut to it).
