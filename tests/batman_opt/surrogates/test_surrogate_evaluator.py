@@ -51,3 +51,18 @@ def test_campaign_validates_and_bounds_beyond_the_model_are_refused(tmp_path):
     other.write_text(CAMPAIGN.read_text().replace("material: NMC111", "material: graphite"))
     result = runner.invoke(app, ["validate", str(other)])
     assert result.exit_code == 2 and "trained on NMC111" in result.output
+
+
+def test_train_command_refuses_bad_paths_in_one_line(tmp_path):
+    missing = runner.invoke(
+        app, ["train", "calendering", "--data", str(tmp_path / "nope"), "--out", "m.safetensors"]
+    )
+    assert missing.exit_code == 2 and "--data" in missing.output and "Traceback" not in missing.output
+    (tmp_path / "empty").mkdir()
+    wrong = runner.invoke(app, ["train", "calendering", "--data", str(tmp_path / "empty"), "--out", "m.pt"])
+    assert wrong.exit_code == 2 and ".safetensors" in wrong.output
+    no_data = runner.invoke(
+        app,
+        ["train", "calendering", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "m.safetensors")],
+    )
+    assert no_data.exit_code == 2 and "not a dem-series dataset" in no_data.output
