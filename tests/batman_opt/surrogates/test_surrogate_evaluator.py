@@ -66,3 +66,24 @@ def test_train_command_refuses_bad_paths_in_one_line(tmp_path):
         ["train", "calendering", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "m.safetensors")],
     )
     assert no_data.exit_code == 2 and "not a dem-series dataset" in no_data.output
+
+
+@pytest.mark.slow
+def test_a_calendering_sweep_dries_once_and_returns_the_dem_kinds_outcomes(tmp_path):
+    from sims.electrode import OUTCOMES as DEM_OUTCOMES
+    from sims.structure import ElectrodeStructure
+
+    evaluator = get_evaluator("surrogate").build("NMC111", {}, EvaluatorSetup(run_dir=str(tmp_path)))
+    first = evaluator.evaluate({"compression_ratio": 0.15, "calendering_speed_mm_s": 10.0})
+    second = evaluator.evaluate({"compression_ratio": 0.30, "calendering_speed_mm_s": 25.0})
+    assert "cache miss" in first.notes["cost"] and "cache hit" in second.notes["cost"]
+    assert len(list((tmp_path / "dried_films").glob("dried_*.npz"))) == 1
+    assert set(first.outcomes) <= set(DEM_OUTCOMES) and "tortuosity_factor" in first.outcomes
+    # same dried film, more compression: thinner, denser, more tortuous, more spring-back
+    assert first.outcomes["dried_thickness_um"] == second.outcomes["dried_thickness_um"]
+    assert second.outcomes["porosity"] < first.outcomes["porosity"] - 0.05
+    assert second.outcomes["tortuosity_factor"] > first.outcomes["tortuosity_factor"]
+    assert second.outcomes["spring_back_pct"] > first.outcomes["spring_back_pct"] > 0.0
+    structure = tmp_path / "structure.npz"
+    structure.write_bytes(second.artifacts["structure.npz"])
+    assert ElectrodeStructure.load(structure).thickness_um == pytest.approx(second.outcomes["thickness_um"])
