@@ -27,7 +27,10 @@ app.add_typer(train_app, name="train")
 @train_app.command("calendering")
 @clean_errors
 def train_calendering_command(
-    data: Annotated[Path, typer.Option("--data", help="dem-series folder (batman dataset dem-series)")],
+    data: Annotated[
+        list[Path],
+        typer.Option("--data", help="dem-series folder (batman dataset dem-series); repeat for several"),
+    ],
     out: Annotated[
         Path, typer.Option("--out", help="model file to write (.safetensors; the card beside as .json)")
     ],
@@ -36,8 +39,9 @@ def train_calendering_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Train the time-dependent calendering model; validate on the val and test recipes."""
-    if not data.is_dir():
-        raise InputError(f"--data {data}: no such folder")
+    for folder in data:
+        if not folder.is_dir():
+            raise InputError(f"--data {folder}: no such folder")
     check_output(out, (".safetensors",), "--out")
     if epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {epochs}")
@@ -46,7 +50,8 @@ def train_calendering_command(
     settings = TrainSettings(
         particle_train=TrainConfig(**{**defaults.particle_train.__dict__, "epochs": epochs}), seed=seed
     )
-    command = f"batman train calendering --data {data.name} --out {out.name} --epochs {epochs} --seed {seed}"
+    folders = " ".join(f"--data {folder.name}" for folder in data)
+    command = f"batman train calendering {folders} --out {out.name} --epochs {epochs} --seed {seed}"
     start = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=quiet) as progress:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
@@ -224,14 +225,15 @@ def plate_rows(frames: RecipeFrames) -> tuple[np.ndarray, np.ndarray]:
     return plate_inputs(frames.values, frames.schedule), y.astype(np.float32)
 
 
-def dataset_hash(root: Path) -> str:
-    """SHA-256 over the recipes table, the series and the structures of a dem-series folder."""
+def dataset_hash(roots: Sequence[Path]) -> str:
+    """SHA-256 over the recipes tables, the series and the structures of dem-series folders."""
     digest = hashlib.sha256()
-    files = [root / "recipes.parquet", *sorted((root / "series").glob("*.parquet"))]
-    files += sorted((root / "structures").glob("*.npz"))
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for root in roots:
+        files = [root / "recipes.parquet", *sorted((root / "series").glob("*.parquet"))]
+        files += sorted((root / "structures").glob("*.npz"))
+        for path in files:
+            digest.update(f"{root.name}/{path.relative_to(root).as_posix()}".encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -305,29 +307,39 @@ def validate_recipe(
 
 
 def train_calendering(
-    data_dir: Path,
+    data_dirs: Path | Sequence[Path],
     out: Path,
     settings: TrainSettings = TrainSettings(),
     *,
     command: str = "",
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train the calendering model on the dem-series folder `data_dir`, validate it on the val and
+    """Train the calendering model on one or more dem-series folders, validate it on their val and
     test recipes and save it to `out` (.safetensors + .json card); returns the card's metadata.
-    `on_progress(task, done, total)` follows the steps (a progress bar)."""
+    With several folders a recipe is named `<folder>/<recipe>`. `on_progress(task, done, total)`
+    follows the steps (a progress bar)."""
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
-    data = DemSeries(data_dir)
-    splits = {split: data.ids(split) for split in ("train", "val", "test")}
+    dirs = [Path(data_dirs)] if isinstance(data_dirs, (str, Path)) else [Path(d) for d in data_dirs]
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    sources: dict[str, tuple[DemSeries, str]] = {}
+    tables = []
+    for folder in dirs:
+        data = DemSeries(folder)
+        name = (lambda r: r) if len(dirs) == 1 else (lambda r, f=folder.name: f"{f}/{r}")  # noqa: E731
+        for split, ids in splits.items():
+            for recipe in data.ids(split):
+                ids.append(name(recipe))
+                sources[name(recipe)] = (data, recipe)
+        tables.append(data.recipes.assign(recipe=data.recipes["recipe"].astype(str).map(name)))
     if not splits["train"] or not splits["val"]:
         found = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
-        raise InputError(f"{data_dir}: needs train and val recipes, found {found}")
+        raise InputError(f"{', '.join(map(str, dirs))}: needs train and val recipes, found {found}")
     report = on_progress or (lambda *_: None)
     frames: dict[str, RecipeFrames] = {}
-    recipes = [r for ids in splits.values() for r in ids]
-    for i, recipe in enumerate(recipes):
-        frames[recipe] = recipe_frames(data, recipe)
-        report("reading the DEM series", i + 1, len(recipes))
+    for i, (key, (data, recipe)) in enumerate(sources.items()):
+        frames[key] = recipe_frames(data, recipe)
+        report("reading the DEM series", i + 1, len(sources))
     rng = np.random.default_rng(settings.seed)
 
     def rows(
@@ -349,7 +361,7 @@ def train_calendering(
         lambda e, _: report("particle displacements", e + 1, particle_cfg.epochs),
     )  # fmt: skip
     train_s = time.perf_counter() - start
-    table = data.recipes.set_index("recipe")
+    table = pd.concat(tables, ignore_index=True).set_index("recipe")
     used = table.loc[splits["train"] + splits["val"]]
     window = {k: [float(used[k].min()), float(used[k].max())] for k in SERIES_CONDITIONS}
     for name in FILM_FEATURES:
@@ -359,7 +371,7 @@ def train_calendering(
     card: dict[str, Any] = {
         "kind": "calendering",
         "version": MODEL_VERSION,
-        "data": {"folder": Path(data_dir).name, "sha256": dataset_hash(Path(data_dir)), "splits": splits},
+        "data": {"folders": [d.name for d in dirs], "sha256": dataset_hash(dirs), "splits": splits},
         "window": window,
         "n_am": n_am,
         "material": str(used["material"].iloc[0]),
@@ -381,7 +393,7 @@ def train_calendering(
     for i, recipe in enumerate(held_out):
         dem = table.loc[recipe].to_dict()
         split = "val" if recipe in splits["val"] else "test"
-        scores[split].append(validate_recipe(model, frames[recipe], dem, n_am))
+        scores[split].append({**validate_recipe(model, frames[recipe], dem, n_am), "recipe": recipe})
         report("validating", i + 1, len(held_out))
     card["metrics"] = {split: _summary(s) for split, s in scores.items() if s}
     card["recipes"] = {s["recipe"]: _short(s) for split in scores.values() for s in split}
