@@ -132,7 +132,7 @@ def run_campaign(
         pool = None
         try:
             check_resources(campaign.evaluator)
-            pool = AgentPool(campaign.evaluator, campaign.material, evaluator_setup(campaign))
+            pool = AgentPool(campaign.evaluator, campaign.material, evaluator_setup(campaign, run_dir))
             _drive(session, pool, reissue, show_progress)
         finally:
             if pool is not None:

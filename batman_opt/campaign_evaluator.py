@@ -34,18 +34,20 @@ class LocatedError(ValueError):
         self.message = message
 
 
-def evaluator_setup(campaign: Campaign) -> EvaluatorSetup:
-    """What the campaign tells its evaluator: parameter names and the outcome names it uses."""
+def evaluator_setup(campaign: Campaign, run_dir: str | Path | None = None) -> EvaluatorSetup:
+    """What the campaign tells its evaluator: parameter names, the outcome names it uses and, in a
+    run, the run directory."""
     outcomes = [o.name for o in campaign.objectives]
     for constraint in campaign.outcome_constraints:
         outcomes += [n for n in constraint_names(constraint) if n not in outcomes]
-    return EvaluatorSetup(tuple(p.name for p in campaign.parameters), tuple(outcomes))
+    run = str(Path(run_dir).resolve()) if run_dir is not None else None
+    return EvaluatorSetup(tuple(p.name for p in campaign.parameters), tuple(outcomes), run_dir=run)
 
 
-def campaign_evaluator(campaign: Campaign) -> Evaluator:
-    """The evaluator of a bound campaign (its options validated, its paths absolute)."""
+def campaign_evaluator(campaign: Campaign, run_dir: str | Path | None = None) -> Evaluator:
+    """The evaluator of a bound campaign (its options validated, its paths absolute), in `run_dir`."""
     kind = EVALUATORS[campaign.evaluator.kind]
-    return kind.build(campaign.material, campaign.evaluator.options, evaluator_setup(campaign))
+    return kind.build(campaign.material, campaign.evaluator.options, evaluator_setup(campaign, run_dir))
 
 
 def bind_evaluator(campaign: Campaign, base_dir: Path) -> tuple[Campaign, Evaluator]:

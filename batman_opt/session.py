@@ -82,7 +82,7 @@ class CampaignSession:
     @contextmanager
     def open(cls, campaign: Campaign, run_dir: str | Path) -> Iterator[CampaignSession]:
         """A session on `run_dir` (created, or resumed when it holds this campaign), locked until exit."""
-        evaluator = campaign_evaluator(campaign)
+        evaluator = campaign_evaluator(campaign, run_dir)
         with RunStore(run_dir, lock=True) as store:
             # a run that recorded no trial (it failed to start: a typo, no cluster) takes the
             # corrected campaign; one with trials only resumes the campaign it ran

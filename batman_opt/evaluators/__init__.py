@@ -8,6 +8,7 @@
 | lab | `lab` | the laboratory, through `batman suggest` / `batman ingest` (days) |
 | gdl | `gdl` | a stochastic gas-diffusion layer and its tortuosities (s) |
 | cell | `cell` | an electrode kind chained with a PyBaMM DFN of its cell (s) |
+| surrogate | `surrogate` | cached DEM drying, the DL calendering model, voxel metrics (s) |
 
 Kinds are imported on first use, so validating a campaign compiles nothing it does not need.
 """
@@ -37,6 +38,11 @@ EVALUATORS: dict[str, EvaluatorKind] = {
         EvaluatorKind("lab", "batman_opt.evaluators.lab:LabEvaluator", "the laboratory (days)"),
         EvaluatorKind("gdl", "batman_opt.evaluators.gdl:GdlEvaluator", "stochastic gas-diffusion layers (s)"),
         EvaluatorKind("cell", "batman_opt.evaluators.cell:CellEvaluator", "electrode + PyBaMM DFN cell (s)"),
+        EvaluatorKind(
+            "surrogate",
+            "batman_opt.evaluators.surrogate:SurrogateEvaluator",
+            "cached DEM drying + DL calendering model + metrics (s)",
+        ),
     )
 }
 

@@ -65,11 +65,14 @@ FRACTION = Interval(0.0, 1.0)
 @dataclass(frozen=True)
 class EvaluatorSetup:
     """What the campaign tells a kind: its parameter names (tuned and fixed), the outcome names its
-    objectives and constraints use, and the folder of the campaign file (for relative paths)."""
+    objectives and constraints use, the folder of the campaign file (for relative paths) and the
+    run directory (absolute; None outside a run, e.g. `batman validate` or `batman simulate`), where
+    a kind may keep what its trials share (the surrogate kind's dried films)."""
 
     parameters: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
     base_dir: str | None = None
+    run_dir: str | None = None
 
 
 @dataclass

@@ -6,11 +6,13 @@ Inputs are scaled onto [-1, 1] by the bounds of the recipe space (the same for s
 a fine-tuned model keeps the meaning of its first layer); outputs are standardized by the mean and
 standard deviation of the data the model was first trained on. Training lives in
 batman_opt.transfer.training. Files: safetensors weights + a JSON of config and provenance, loaded
-without pickle (`save_model`, `load_model`).
+without pickle (`save_model`, `load_model`); several named ensembles in one file, with the
+weights' SHA-256 in the JSON so that a changed file is refused (`save_ensembles`, `load_ensembles`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -168,3 +170,64 @@ def load_model(path: Path) -> tuple[MLPEnsemble, ModelCard]:
         raise InputError(f"{path}: weights do not match {meta_path.name} ({reason})") from None
     model.eval()
     return model, ModelCard(config, card.get("provenance", {}))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_ensembles(
+    models: dict[str, MLPEnsemble], path: Path, provenance: dict[str, Any] | None = None
+) -> None:
+    """Write several named ensembles to `path` (.safetensors, tensors named `<name>.<tensor>`) and
+    `path`.json (each config, the provenance and the weights' SHA-256)."""
+    path = Path(path)
+    tensors = {
+        f"{name}.{key}": t.detach().contiguous()
+        for name, model in models.items()
+        for key, t in model.state_dict().items()
+    }
+    save_file(tensors, str(path))
+    card = {
+        "models": {name: asdict(model.config) for name, model in models.items()},
+        "sha256": _sha256(path),
+        "provenance": provenance or {},
+    }
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2, sort_keys=True))
+
+
+def load_ensembles(path: Path) -> tuple[dict[str, MLPEnsemble], dict[str, Any]]:
+    """The ensembles saved by `save_ensembles` and their provenance (no pickle); InputError naming
+    the file when it is missing, malformed, or not the one its card was written for."""
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    try:
+        card = json.loads(meta_path.read_text())
+        configs = {name: MLPConfig.from_dict(c) for name, c in card["models"].items()}
+        expected = str(card["sha256"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{meta_path}: not a model card ({exc})") from None
+    try:
+        found = _sha256(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the model weights ({exc.strerror})") from None
+    if found != expected:
+        raise InputError(f"{path}: the weights changed since {meta_path.name} was written (SHA-256 mismatch)")
+    try:
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise InputError(f"{path}: not a safetensors file ({' '.join(str(exc).split())[:200]})") from None
+    models = {}
+    for name, config in configs.items():
+        model = MLPEnsemble(config)
+        own = {k.removeprefix(f"{name}."): t for k, t in tensors.items() if k.startswith(f"{name}.")}
+        try:
+            model.load_state_dict(own, strict=True)
+        except RuntimeError as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise InputError(
+                f"{path}: weights of {name!r} do not match {meta_path.name} ({reason})"
+            ) from None
+        model.eval()
+        models[name] = model
+    return models, card.get("provenance", {})

@@ -1,8 +1,9 @@
 """Training of the TL property models: from scratch, and fine-tuning a pretrained ensemble.
 
-Full-batch AdamW on the mean squared error of standardized outputs, summed over members (each member
-learns alone: their losses do not mix). Deterministic on CPU for a given seed: fixed initial weights
-(MLPConfig.seed), no shuffling, no dropout.
+AdamW on the mean squared error of standardized outputs, summed over members (each member learns
+alone: their losses do not mix), full batch by default or in shuffled minibatches (`batch_size`, for
+the large per-particle tables of the process models). Deterministic on CPU for a given seed: fixed
+initial weights (MLPConfig.seed), minibatch order from the same seed, no dropout.
 
 Transfer: `fine_tune` copies a source ensemble, freezes its first `n_frozen` linear layers (their
 weights stay bit-identical) and trains the rest on the target with the source's input scaling kept, so
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +29,15 @@ VALIDATE_EVERY = 10  # epochs between validation checks of early stopping
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """epochs: full-batch steps; lr: AdamW learning rate; weight_decay: AdamW decoupled decay."""
+    """epochs: passes over the data (one step each at full batch); lr: AdamW learning rate;
+    weight_decay: AdamW decoupled decay; batch_size: rows per step, 0 for the full batch;
+    validate_every: epochs between validation checks of early stopping."""
 
     epochs: int = 1500
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    batch_size: int = 0
+    validate_every: int = VALIDATE_EVERY
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,11 +59,13 @@ def fit(
     y: np.ndarray,
     config: TrainConfig,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Train the parameters of `model` that require gradients; returns the loss of every epoch.
 
     With `validation` (x, y), the weights of the epoch with the lowest validation loss (checked every
-    VALIDATE_EVERY epochs) are kept: early stopping, so that a small or noisy source is not overfitted.
+    `config.validate_every` epochs) are kept: early stopping, so that a small or noisy source is not
+    overfitted. `on_epoch(epoch, loss)` is called after every epoch (a progress bar).
     """
     x_t, y_t = as_tensors(x, y)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -71,14 +79,24 @@ def fit(
         zv, target_v = model.scale_inputs(xv), (yv - model.y_mean) / model.y_std
         best = (math.inf, copy.deepcopy(model.state_dict()))
     history = []
+    n_rows = z.shape[0]
+    batch = n_rows if config.batch_size <= 0 else min(config.batch_size, n_rows)
+    order = torch.Generator().manual_seed(model.config.seed)
     model.train()
     for epoch in range(config.epochs):
-        optimizer.zero_grad(set_to_none=True)
-        loss = ((model.forward_scaled(z) - target) ** 2).mean(dim=(1, 2)).sum()
-        loss.backward()
-        optimizer.step()
-        history.append(float(loss.detach()) / model.config.n_members)
-        if validation is not None and (epoch + 1) % VALIDATE_EVERY == 0:
+        rows = torch.randperm(n_rows, generator=order) if batch < n_rows else None
+        total = 0.0
+        for start in range(0, n_rows, batch):
+            take = slice(start, start + batch) if rows is None else rows[start : start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = ((model.forward_scaled(z[take]) - target[take]) ** 2).mean(dim=(1, 2)).sum()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * (min(start + batch, n_rows) - start)
+        history.append(total / n_rows / model.config.n_members)
+        if on_epoch is not None:
+            on_epoch(epoch, history[-1])
+        if validation is not None and (epoch + 1) % config.validate_every == 0:
             with torch.no_grad():
                 loss_v = float(((model.forward_scaled(zv) - target_v) ** 2).mean())
             if loss_v < best[0]:
