@@ -1,8 +1,9 @@
 """Training of the TL property models: from scratch, and fine-tuning a pretrained ensemble.
 
 Full-batch AdamW on the mean squared error of standardized outputs, summed over members (each member
-learns alone: their losses do not mix). Deterministic on CPU for a given seed: fixed initial weights
-(MLPConfig.seed), no shuffling, no dropout.
+learns alone: their losses do not mix), or mini-batches of `batch_size` rows for large tables (the
+per-particle drying model). Deterministic on CPU for a given seed: fixed initial weights
+(MLPConfig.seed), mini-batch order from a generator seeded by `shuffle_seed`, no dropout.
 
 Transfer: `fine_tune` copies a source ensemble, freezes its first `n_frozen` linear layers (their
 weights stay bit-identical) and trains the rest on the target with the source's input scaling kept, so
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,16 +24,21 @@ import torch
 from batman_opt.errors import InputError
 from batman_opt.transfer.models import MLPConfig, MLPEnsemble
 
-VALIDATE_EVERY = 10  # epochs between validation checks of early stopping
+VALIDATE_EVERY = 10  # default epochs between validation checks of early stopping
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """epochs: full-batch steps; lr: AdamW learning rate; weight_decay: AdamW decoupled decay."""
+    """epochs: passes over the data (full-batch steps without batch_size); lr: AdamW learning rate;
+    weight_decay: AdamW decoupled decay; batch_size: rows per mini-batch (None: the full batch);
+    validate_every: epochs between validation checks of early stopping."""
 
     epochs: int = 1500
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    batch_size: int | None = None
+    shuffle_seed: int = 0
+    validate_every: int = VALIDATE_EVERY
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,11 +60,13 @@ def fit(
     y: np.ndarray,
     config: TrainConfig,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Train the parameters of `model` that require gradients; returns the loss of every epoch.
+    """Train the parameters of `model` that require gradients; returns the loss of every epoch
+    (`on_epoch(epoch, loss)` is called after each, e.g. for a progress bar).
 
     With `validation` (x, y), the weights of the epoch with the lowest validation loss (checked every
-    VALIDATE_EVERY epochs) are kept: early stopping, so that a small or noisy source is not overfitted.
+    `validate_every` epochs) are kept: early stopping, so that a small or noisy source is not overfitted.
     """
     x_t, y_t = as_tensors(x, y)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -71,14 +80,24 @@ def fit(
         zv, target_v = model.scale_inputs(xv), (yv - model.y_mean) / model.y_std
         best = (math.inf, copy.deepcopy(model.state_dict()))
     history = []
+    n_rows = z.shape[0]
+    batch = n_rows if config.batch_size is None else int(config.batch_size)
+    generator = torch.Generator().manual_seed(config.shuffle_seed)
     model.train()
     for epoch in range(config.epochs):
-        optimizer.zero_grad(set_to_none=True)
-        loss = ((model.forward_scaled(z) - target) ** 2).mean(dim=(1, 2)).sum()
-        loss.backward()
-        optimizer.step()
-        history.append(float(loss.detach()) / model.config.n_members)
-        if validation is not None and (epoch + 1) % VALIDATE_EVERY == 0:
+        order = torch.randperm(n_rows, generator=generator) if batch < n_rows else None
+        total = 0.0
+        for first in range(0, n_rows, batch):
+            rows = slice(None) if order is None else order[first : first + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = ((model.forward_scaled(z[rows]) - target[rows]) ** 2).mean(dim=(1, 2)).sum()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * (z[rows].shape[0] / n_rows)
+        history.append(total / model.config.n_members)
+        if on_epoch is not None:
+            on_epoch(epoch, history[-1])
+        if validation is not None and (epoch + 1) % config.validate_every == 0:
             with torch.no_grad():
                 loss_v = float(((model.forward_scaled(zv) - target_v) ** 2).mean())
             if loss_v < best[0]:
