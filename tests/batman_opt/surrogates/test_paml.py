@@ -21,7 +21,7 @@ def model():
 
 
 def test_paml_refuses_a_started_protocol_and_untrained_macro_steps(model):
-    recipe = drying_protocol(TEST_94_6, n_am=30, seed=0)
+    recipe = drying_protocol(TEST_94_6, n_am=60, seed=0)
     low, high = model.k_range
     with pytest.raises(InputError, match="macro_steps"):
         paml_dry(recipe.protocol, model, macro_steps=2 * high)
