@@ -129,7 +129,8 @@ def paml_dry(
     notes = model.check_conditions(cond) if {"am_mass_fraction", "solid_content"} <= set(cond) else []
     h_jam_um = 1e6 * protocol.h_jam
     slow_ratio, stop_ratio = model.schedule(solid_content, drying_rate)
-    z_stop = protocol.h_jam * stop_ratio
+    # never below the largest particle: a thin RVE's surface rests on it, as in the DEM
+    z_stop = max(protocol.h_jam * stop_ratio, 2.0 * float(protocol.sim.state.radius.max()))
     z_slow = max(protocol.h_jam * slow_ratio, z_stop)
     fast_speed = protocol.speed * protocol.cfg.fast_factor
 
