@@ -56,7 +56,7 @@ def separate_overlaps(
         worst = _project(
             position, r, inv_mass, i, j, lx, ly, max_overlap_fraction, tolerance, z_bounds, sweeps
         )
-        if worst <= max_overlap_fraction + tolerance and fresh:
+        if worst <= max_overlap_fraction + tolerance:  # met at the start of the round, on a valid list
             break
         # the list stays valid (a Verlet list) while no particle has moved half the margin
         fresh = float(np.max(np.abs(position - built))) < 0.5 * margin / np.sqrt(3.0)
@@ -94,8 +94,8 @@ def _candidate_pairs(
 
 @numba.njit(cache=True)
 def _project(pos, r, w, pi, pj, lx, ly, fraction, tolerance, z_bounds, sweeps):  # pragma: no cover
-    z_lo, z_hi = z_bounds
     """Gauss-Seidel sweeps; returns the largest overlap fraction its first sweep met."""
+    z_lo, z_hi = z_bounds
     first = 0.0
     for sweep in range(sweeps):
         worst = 0.0
