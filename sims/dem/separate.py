@@ -5,11 +5,12 @@ A state that does not come from integrating the contact laws (a learned model's 
 can hold spheres deep inside one another (a CBD particle inside an AM particle). The DEM cannot
 start from it: a Hertz contact at such overlaps fires the particle out at speeds the integrator
 refuses. `separate_overlaps` projects such a state onto the set where every pair overlaps by at most
-`max_overlap_fraction` of its smaller radius: Gauss-Seidel sweeps over the candidate pairs (scipy
-cKDTree, periodic in x and y), each overlapping pair pushed apart along its centre line, shared in
-inverse proportion to the masses (a light CBD particle yields to a heavy AM particle), the centres
-kept between the planes z_lo + r and z_hi - r (collector and top wall). It is position-based,
-not a dynamics: the DEM steps that follow restore the contact forces.
+`max_overlap_fraction` of its smaller radius: Gauss-Seidel sweeps over the candidate pairs (a cell
+grid, periodic in x and y, kept as a Verlet list until particles have moved half its margin), each
+overlapping pair pushed apart along its centre line, shared in inverse proportion to the masses (a
+light CBD particle yields to a heavy AM particle), the centres kept between the planes z_lo + r and
+z_hi - r (collector and top wall). It is position-based, not a dynamics: the DEM steps that follow
+restore the contact forces.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import math
 
 import numba
 import numpy as np
-from scipy.spatial import cKDTree
 
 from sims.errors import PhysicalInputError
 
-MARGIN_FRACTION = 0.5  # candidate pairs: gap below this fraction of the smallest radius
+MARGIN_FRACTION = 1.0  # candidate pairs: gap below this fraction of the smallest radius
 
 
 def separate_overlaps(
@@ -66,30 +66,81 @@ def separate_overlaps(
 def _candidate_pairs(
     position: np.ndarray, r: np.ndarray, lx: float, ly: float, margin: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i, j) whose gap is below `margin`."""
-    p = np.array(position)
-    p[:, 0] %= lx
-    p[:, 1] %= ly
-    p[:, 2] -= p[:, 2].min()
-    tree = cKDTree(p, boxsize=[lx, ly, 1e9 * (1.0 + p[:, 2].max())])
+    """Pairs (i, j) whose gap is below `margin`: the small spheres through a cell grid of their
+    own reach, each big one (radius above half the largest) against all."""
     big = r > 0.5 * r.max()
-    small_reach = float(2.0 * r[~big].max() + margin) if (~big).any() else 0.0
-    small = tree.query_pairs(small_reach, output_type="ndarray").reshape(-1, 2)
-    pairs = [small[~(big[small[:, 0]] | big[small[:, 1]])]]  # pairs with a big one come below
-    index = np.flatnonzero(big)
-    big_tree = cKDTree(p[big], boxsize=tree.boxsize)
-    found = big_tree.sparse_distance_matrix(tree, float(2.0 * r.max() + margin), output_type="ndarray")
-    a, other = index[found["i"]], found["j"].astype(np.int64)
-    keep = (a != other) & ~(big[other] & (other < a))  # a pair of big ones once
-    pairs.append(np.stack([a[keep], other[keep]], axis=1))
-    both = np.concatenate(pairs).astype(np.int64)
-    i, j = both[:, 0], both[:, 1]
-    d = p[i] - p[j]
-    d[:, 0] -= lx * np.round(d[:, 0] / lx)
-    d[:, 1] -= ly * np.round(d[:, 1] / ly)
-    gap = np.linalg.norm(d, axis=1) - r[i] - r[j]
-    keep = gap < margin
-    return np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+    small_reach = float(2.0 * r[~big].max() + margin) if (~big).any() else margin
+    nx, ny = int(lx // small_reach), int(ly // small_reach)
+    if nx < 3 or ny < 3:  # a box a few cells wide: every sphere counts as big (all pairs)
+        big[:] = True
+        nx = ny = 3
+    p = np.ascontiguousarray(position, dtype=np.float64)
+    args = (p, r, big, lx, ly, margin, nx, ny, small_reach)
+    out = np.empty((32 * len(r), 2), dtype=np.int64)
+    count = _pairs(*args, out)
+    if count > len(out):  # more than guessed: again, into an array of the size counted
+        out = np.empty((count, 2), dtype=np.int64)
+        _pairs(*args, out)
+    return np.ascontiguousarray(out[:count, 0]), np.ascontiguousarray(out[:count, 1])
+
+
+@numba.njit(cache=True)
+def _gap(p, r, i, j, lx, ly):  # pragma: no cover - numba
+    dx = p[i, 0] - p[j, 0]
+    dy = p[i, 1] - p[j, 1]
+    dx -= lx * math.floor(dx / lx + 0.5)
+    dy -= ly * math.floor(dy / ly + 0.5)
+    dz = p[i, 2] - p[j, 2]
+    return math.sqrt(dx * dx + dy * dy + dz * dz) - r[i] - r[j]
+
+
+@numba.njit(cache=True)
+def _pairs(p, r, big, lx, ly, margin, nx, ny, cell, out):  # pragma: no cover - numba
+    """Candidate pairs into `out` (as many as it holds); returns how many there are."""
+    cap = len(out)
+    n = len(r)
+    z0 = p[:, 2].min()
+    nz = int((p[:, 2].max() - z0) // cell) + 1
+    head = -np.ones(nx * ny * nz, dtype=np.int64)
+    nxt = -np.ones(n, dtype=np.int64)
+    cx = np.zeros(n, dtype=np.int64)
+    cy = np.zeros(n, dtype=np.int64)
+    cz = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if big[i]:
+            continue
+        cx[i] = int((p[i, 0] % lx) / lx * nx) % nx
+        cy[i] = int((p[i, 1] % ly) / ly * ny) % ny
+        cz[i] = min(int((p[i, 2] - z0) // cell), nz - 1)
+        c = (cz[i] * ny + cy[i]) * nx + cx[i]
+        nxt[i] = head[c]
+        head[c] = i
+    k = 0
+    for i in range(n):
+        if big[i]:
+            for j in range(n):
+                if j == i or (big[j] and j < i):
+                    continue
+                if _gap(p, r, i, j, lx, ly) < margin:
+                    if k < cap:
+                        out[k, 0], out[k, 1] = i, j
+                    k += 1
+            continue
+        for ddz in (-1, 0, 1):
+            z = cz[i] + ddz
+            if z < 0 or z >= nz:
+                continue
+            for ddy in (-1, 0, 1):
+                y = (cy[i] + ddy) % ny
+                for ddx in (-1, 0, 1):
+                    j = head[(z * ny + y) * nx + (cx[i] + ddx) % nx]
+                    while j >= 0:
+                        if j > i and _gap(p, r, i, j, lx, ly) < margin:
+                            if k < cap:
+                                out[k, 0], out[k, 1] = i, j
+                            k += 1
+                        j = nxt[j]
+    return k
 
 
 @numba.njit(cache=True)

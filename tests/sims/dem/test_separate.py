@@ -55,7 +55,7 @@ def test_a_dense_random_cloud_ends_within_the_target_and_refuses_a_bad_fraction(
     pos = np.column_stack([rng.random(n) * 20.0, rng.random(n) * 20.0, r + rng.random(n) * 12.0])
     mass = r**3
     assert overlaps(pos, r).max() > 1.0
-    worst = separate_overlaps(pos, r, mass, L, (0.0, 40.0), max_overlap_fraction=0.05, tolerance=0.02)
+    worst = separate_overlaps(pos, r, mass, L, (0.0, 40.0), 0.05, tolerance=0.02, rounds=30)
     assert worst <= 0.07
     assert overlaps(pos, r).max() <= 0.07 + 1e-9
     assert np.all(pos[:, 2] >= r - 1e-9)
