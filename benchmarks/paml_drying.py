@@ -88,7 +88,7 @@ def main() -> None:
         material, n_am, seed = str(row["material"]), int(row["n_am"]), int(row["seed"])
         if index == 0:  # compile the kernels before timing anything
             warm = drying_protocol(conditions, material, n_am=n_am, seed=seed)
-            paml_dry(warm.protocol, model, 10, args.macro_steps, warm.params)
+            paml_dry(warm.protocol, model, warm.params, 10, args.macro_steps)
             drying_protocol(conditions, material, n_am=n_am, seed=seed).protocol.advance(500)
         dem_wall, reference = dem_film(conditions, material, n_am, seed, args.repeats)
         spread.append(film_errors(dem_film(conditions, material, n_am, seed + SEED_OFFSET)[1], reference))
@@ -96,7 +96,7 @@ def main() -> None:
             runs = []
             for _ in range(args.repeats):  # the fastest of identical runs: the machine may be shared
                 built = drying_protocol(conditions, material, n_am=n_am, seed=seed)
-                runs.append(paml_dry(built.protocol, model, n_dem, args.macro_steps, built.params))
+                runs.append(paml_dry(built.protocol, model, built.params, n_dem, args.macro_steps))
             run = min(runs, key=lambda r: r.wall_s)
             film = dried_film(run.result.state, run.result.box, built.counts, built.material, run.max_overlap)
             errors = film_errors(film, reference)

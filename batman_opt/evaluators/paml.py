@@ -107,7 +107,7 @@ class PamlEvaluator(Evaluator):
             dict(params), self.material, n_am=opts.n_am, seed=opts.seed, threads=opts.threads
         )
         try:
-            run = paml_dry(recipe.protocol, self.model, opts.n_dem, opts.macro_steps, recipe.params)
+            run = paml_dry(recipe.protocol, self.model, recipe.params, opts.n_dem, opts.macro_steps)
         except OutsideTrainingWindow as exc:
             raise EvaluationFailed(f"paml: {exc}") from None
         calendered = CALENDERING[opts.calendering](run.result, recipe.params, recipe.material, opts.threads)

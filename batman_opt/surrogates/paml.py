@@ -1,6 +1,6 @@
 """PAML drying: the DL model's macro-steps, each followed by n_DEM DEM steps that relax it.
 
-`paml_dry(protocol, model, n_dem, macro_steps)` drives a `Drying` protocol (sims.protocols.drying)
+`paml_dry(protocol, model, conditions, n_dem, macro_steps)` drives a `Drying` protocol (sims.protocols.drying)
 through its seam (`SteppedProtocol.jump`):
 
 1. wet stage: the solvent surface descends at the protocol's speeds on the model's schedule (fast
@@ -119,12 +119,13 @@ def max_overlap_fraction(sim: Simulation) -> float:
 def paml_dry(
     protocol: Drying,
     model: DryingModel,
+    conditions: Mapping[str, float],
     n_dem: int = DEFAULT_N_DEM,
     macro_steps: int = DEFAULT_MACRO_STEPS,
-    conditions: Mapping[str, float] | None = None,
 ) -> PamlRun:
-    """Dry with PAML (module doc) a protocol that has not started; `conditions` (am_mass_fraction,
-    solid_content, drying_rate) are checked against the model's window (notes, or a refusal)."""
+    """Dry with PAML (module doc) a protocol that has not started. `conditions`: the recipe's
+    am_mass_fraction and solid_content (model inputs, with the protocol's drying rate), checked
+    against the model's window (notes; OutsideTrainingWindow past its margin)."""
     if int(n_dem) != n_dem or n_dem < 0:
         raise InputError(f"n_dem must be a non-negative integer, got {n_dem}")
     low, high = model.k_range
@@ -133,11 +134,12 @@ def paml_dry(
     if protocol.step != 0 or protocol.stage != "wet":
         raise InputError("paml_dry needs a drying protocol that has not started")
     start = time.perf_counter()
-    cond = dict(conditions or {})
-    solid_content = float(cond.get("solid_content", math.nan))
+    missing = {"am_mass_fraction", "solid_content"} - set(conditions)
+    if missing:
+        raise InputError(f"paml_dry needs the recipe's {', '.join(sorted(missing))}")
+    solid_content = float(conditions["solid_content"])
     drying_rate = 1e6 * protocol.drying_rate
-    cond.setdefault("drying_rate", drying_rate)
-    notes = model.check_conditions(cond) if {"am_mass_fraction", "solid_content"} <= set(cond) else []
+    notes = model.check_conditions({**conditions, "drying_rate": drying_rate})
     h_jam_um = 1e6 * protocol.h_jam
     slow_ratio, stop_ratio = model.schedule(solid_content, drying_rate)
     # never below the largest particle: a thin RVE's surface rests on it, as in the DEM

@@ -24,10 +24,12 @@ def test_paml_refuses_a_started_protocol_and_untrained_macro_steps(model):
     recipe = drying_protocol(TEST_94_6, n_am=60, seed=0)
     low, high = model.k_range
     with pytest.raises(InputError, match="macro_steps"):
-        paml_dry(recipe.protocol, model, macro_steps=2 * high)
+        paml_dry(recipe.protocol, model, recipe.params, macro_steps=2 * high)
     recipe.protocol.advance(250)
     with pytest.raises(InputError, match="not started"):
-        paml_dry(recipe.protocol, model)
+        paml_dry(recipe.protocol, model, recipe.params)
+    with pytest.raises(InputError, match="solid_content"):
+        paml_dry(drying_protocol(TEST_94_6, n_am=60, seed=0).protocol, model, {"am_mass_fraction": 0.94})
 
 
 @pytest.mark.slow
@@ -37,7 +39,7 @@ def test_the_paml_dried_film_matches_the_dems_on_a_94_6_condition(model):
     overlap within the DEM's own, several times faster."""
     dem = drying_protocol(TEST_94_6, n_am=120, seed=16)
     paml = drying_protocol(TEST_94_6, n_am=120, seed=16)
-    run = paml_dry(paml.protocol, model, conditions=paml.params)  # compiles numba: timed again below
+    run = paml_dry(paml.protocol, model, paml.params)  # compiles numba: timed again below
     dem.protocol.run()
     reference = dried_film(
         dem.protocol.result().state,
