@@ -47,11 +47,11 @@ from sims.protocols.packing import ParticleCounts, lateral_size_m, pack_slurry, 
 DEFAULT_N_DEM = 10
 DEFAULT_MACRO_STEPS = 8000
 SEPARATION_OVERLAP = 0.05  # predicted wet films are separated down to this overlap / smaller radius
-FINAL_SEPARATION_OVERLAP = 0.02  # and the dried film (real contact stiffness) down to this
+FINAL_SEPARATION_OVERLAP = 0.0  # and the dried film (real contact stiffness) to contact
 # a jammed predicted film converges slowly: pairs are pushed to the target, the separation stops
 # once none overlaps by more than what is left here (the DEM's own dried films reach ~0.2 of the
 # smaller radius); the DEM steps relax the rest
-SEPARATION_LEFT = {SEPARATION_OVERLAP: 0.2, FINAL_SEPARATION_OVERLAP: 0.1}
+SEPARATION_LEFT = {SEPARATION_OVERLAP: 0.2, FINAL_SEPARATION_OVERLAP: 0.05}
 SEPARATION_SWEEPS, SEPARATION_ROUNDS = 50, 30
 
 
