@@ -13,6 +13,7 @@ from batman_opt.cli import (  # noqa: F401
     commands_simulate,
     commands_surrogate_data,
     commands_train,
+    commands_train_drying,
     commands_transfer_data,
 )
 from batman_opt.cli.app import app

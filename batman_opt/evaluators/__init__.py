@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | process | `process` | closed-form coating, drying, calendering (ms) |
 | dem | `dem` | numba DEM of drying and calendering, voxel metrics (s to min) |
+| paml | `paml` | PAML drying (DL macro-steps + n_DEM DEM steps), DEM calendering, metrics |
 | dataset | `dataset` | a measured table, pool-based (ms) |
 | lab | `lab` | the laboratory, through `batman suggest` / `batman ingest` (days) |
 | gdl | `gdl` | a stochastic gas-diffusion layer and its tortuosities (s) |
@@ -33,6 +34,9 @@ EVALUATORS: dict[str, EvaluatorKind] = {
         ),
         EvaluatorKind(
             "dem", "batman_opt.evaluators.dem:DemEvaluator", "numba DEM and voxel metrics (s to min)"
+        ),
+        EvaluatorKind(
+            "paml", "batman_opt.evaluators.paml:PamlEvaluator", "PAML drying + DEM calendering (s)"
         ),
         EvaluatorKind("dataset", "batman_opt.evaluators.dataset:DatasetEvaluator", "a measured table (ms)"),
         EvaluatorKind("lab", "batman_opt.evaluators.lab:LabEvaluator", "the laboratory (days)"),

@@ -46,7 +46,7 @@ from batman_opt.evaluators.base import (
 from batman_opt.evaluators.quantities import outcome_range
 from batman_opt.surrogates.calendering import DEFAULT_MODEL, MARGIN, CalenderingModel, film_features
 from batman_opt.surrogates.dried_films import DRYING_INPUTS, DriedFilms
-from batman_opt.surrogates.outcomes import electrode_outcomes
+from batman_opt.surrogates.outcomes import measured_prediction
 from sims import electrode
 from sims.electrode_metrics import METRIC_OUTCOMES, cbd_relative_diffusivity
 from sims.materials import get_material
@@ -153,11 +153,9 @@ class SurrogateEvaluator(Evaluator):
         prediction = self.model.predict(dried, p)
         model_s = time.perf_counter() - start
         counts = particle_counts(self.mat, p["am_mass_fraction"], opts.n_am)
-        calendered = prediction.structure()
-        outcomes = electrode_outcomes(
-            calendered, dried, counts, self.mat, metrics=opts.metrics, cbd_transport=opts.cbd_transport
+        outcomes, calendered = measured_prediction(
+            prediction, dried, counts, self.mat, metrics=opts.metrics, cbd_transport=opts.cbd_transport
         )
-        outcomes["spring_back_pct"] = prediction.spring_back_pct
         metrics_s = time.perf_counter() - start - model_s
         if opts.n_am != self.model.card.get("n_am"):
             notes["n_am"] = (

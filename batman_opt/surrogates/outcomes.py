@@ -10,6 +10,8 @@ names and meanings as sims.electrode.OUTCOMES.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from batman_opt.errors import InputError
@@ -21,6 +23,9 @@ from sims.metrics.voxelize import AM
 from sims.protocols.contact_tables import AM_TYPE, CBD_TYPE
 from sims.protocols.packing import ParticleCounts
 from sims.structure import ElectrodeStructure
+
+if TYPE_CHECKING:
+    from batman_opt.surrogates.calendering import CalenderingPrediction
 
 
 def particle_state(
@@ -83,3 +88,22 @@ def electrode_outcomes(
     if metrics:
         out.update(structure_metrics(voxel_image(state, box, material), material, cbd_transport))
     return out
+
+
+def measured_prediction(
+    prediction: CalenderingPrediction,
+    dried: ElectrodeStructure,
+    counts: ParticleCounts,
+    material: ElectrodeMaterial,
+    *,
+    metrics: bool = True,
+    cbd_transport: str = "bruggeman",
+) -> tuple[dict[str, float], ElectrodeStructure]:
+    """The calendering model's electrode and its outcomes (`electrode_outcomes`, with the model's
+    spring_back_pct): what the surrogate kind, and the paml kind with `calendering: surrogate`, report."""
+    calendered = prediction.structure()
+    outcomes = electrode_outcomes(
+        calendered, dried, counts, material, metrics=metrics, cbd_transport=cbd_transport
+    )
+    outcomes["spring_back_pct"] = prediction.spring_back_pct
+    return outcomes, calendered

@@ -12,18 +12,24 @@ budget. Between calls:
   radii, masses, types and contact histories) and `set_state(state)` takes one back (the same
   particles, e.g. moved by a learned model's macro-step: the run resumes from it, with the contact
   histories it carries);
+- `jump(state, k, wall_z)`: continue as if k more steps had run and left `state` (a learned
+  model's macro-step): the clock, the step counters and the walls move on, stage ends that the
+  k steps cross are taken, and the steps run after it feed the next control call; `end_stage()`
+  ends the current stage and `advance(k, controls=False)` runs steps without the controls, for a
+  driver that decides itself;
 - `snapshot()` / `restore(snapshot)`: particle state, walls and counters, to re-run a block;
 - `observables`: one row per control block (OBSERVABLES): stage, step, time_s, wall_z_m,
   pressure_pa, inertial_number (0 where the stage does not check it).
 
-This is the seam where PAML inserts its DL macro-steps: advance n_DEM steps, take the state,
-predict the next one with a model, set it back, advance again.
+This is the seam where PAML inserts its DL macro-steps: take the state, predict the one k steps
+later with a model, `jump` to it, `advance(n_dem)` real steps that relax its unphysical contacts
+(the stage's control runs on them when they end a block), repeat.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,8 +134,11 @@ class SteppedProtocol:
         """Name of the current stage (None when done)."""
         return None if self.done else self._stages[self.stage_index].name
 
-    def advance(self, k: int) -> int:
-        """Run up to k steps (fewer when the protocol ends); returns the steps run."""
+    def advance(self, k: int, controls: bool = True) -> int:
+        """Run up to k steps (fewer when the protocol ends); returns the steps run. With
+        controls=False the stages' controls do not run (the walls keep their velocities, no
+        observables are recorded, only a stage's step budget ends it): for a driver that controls
+        the stage itself, e.g. PAML's relaxation steps."""
         if int(k) != k or k < 0:
             raise PhysicalInputError(f"steps to advance must be a non-negative integer, got {k}")
         ran = 0
@@ -140,16 +149,14 @@ class SteppedProtocol:
             self.sim.run(n)
             self._force_sum += n * np.array([w.mean_force for w in self.sim.walls]).reshape(-1, 3)
             self._block_run += n
-            self.stage_step += n
-            self.step += n
-            self.time += n * self.sim.dt
+            self._move_clock(n)
             ran += n
             if self.stage_step % self.block_steps == 0 or self.stage_step >= stage.max_steps:
                 for w, total in zip(self.sim.walls, self._force_sum, strict=True):
                     w.mean_force = total / self._block_run  # over the whole block, however it was split
                 self._force_sum[:] = 0.0
                 self._block_run = 0
-                finished = stage.control()
+                finished = controls and stage.control()
                 if finished or self.stage_step >= stage.max_steps:
                     self._next_stage()
         return ran
@@ -170,6 +177,61 @@ class SteppedProtocol:
         if state.n != old.n or not np.array_equal(state.type_id, old.type_id):
             raise PhysicalInputError(f"{self.name}: set_state needs the same {old.n} particles and types")
         self.sim = self._rebuild(state.copy())
+
+    def jump(self, state: ParticleState, k: int, wall_z: Sequence[float | None] | None = None) -> None:
+        """Continue as if k more steps had run and left `state` (same particles; its contact
+        histories, if any, are resumed): `step`, `stage_step` and `time` move on by k steps of the
+        current time step; each wall moves to `wall_z[i]` (m; None or no `wall_z`: on at its
+        velocity for k steps). A stage whose step budget the k steps exhaust ends and the next
+        starts (its `start` runs on the state before the jump; the new state then goes to the new
+        stage's simulation), so a jump may cross budget-limited stages; the controls of the skipped
+        blocks do not run. The next control call sees the wall forces averaged over the steps run
+        after the jump, or, when the jump itself ends a block, those of `state` as it lies.
+        """
+        if int(k) != k or k < 0:
+            raise PhysicalInputError(f"steps to jump must be a non-negative integer, got {k}")
+        if self.done:
+            raise PhysicalInputError(f"{self.name}: jump after the protocol ended")
+        if wall_z is not None and len(wall_z) != len(self.sim.walls):
+            raise PhysicalInputError(
+                f"{self.name}: wall_z needs {len(self.sim.walls)} heights, got {len(wall_z)}"
+            )
+        old = self.sim.state
+        if state.n != old.n or not np.array_equal(state.type_id, old.type_id):
+            raise PhysicalInputError(f"{self.name}: jump needs the same {old.n} particles and types")
+        left = int(k)
+        while not self.done:
+            stage = self._stages[self.stage_index]
+            n = min(left, stage.max_steps - self.stage_step)
+            self._move_clock(n)
+            for w in self.sim.walls:
+                w.z += w.velocity[2] * n * self.sim.dt
+            left -= n
+            if self.stage_step < stage.max_steps:
+                break
+            self._next_stage()
+        if left:
+            raise PhysicalInputError(f"{self.name}: jump of {k} steps runs past the protocol's end")
+        for w, z in zip(self.sim.walls, wall_z or [None] * len(self.sim.walls), strict=True):
+            if z is not None:
+                w.z = float(z)
+        self.sim = self._rebuild(state.copy())
+        self._force_sum[:] = 0.0
+        self._block_run = 0
+        if not self.done and self.stage_step > 0 and self.stage_step % self.block_steps == 0 and k > 0:
+            for w in self.sim.walls:
+                w.mean_force = np.array(w.force)
+            if self._stages[self.stage_index].control():
+                self._next_stage()
+
+    def end_stage(self) -> None:
+        """End the current stage now, as its control returning True would (the next one starts):
+        for a driver that decides a stage's end itself, e.g. from a learned model."""
+        if self.done:
+            raise PhysicalInputError(f"{self.name}: end_stage after the protocol ended")
+        self._force_sum[:] = 0.0
+        self._block_run = 0
+        self._next_stage()
 
     def snapshot(self) -> Snapshot:
         walls = [(w.z, tuple(w.velocity)) for w in self.sim.walls]
@@ -223,6 +285,11 @@ class SteppedProtocol:
             threads=s.threads,
             limits=s.limits,
         )
+
+    def _move_clock(self, n: int) -> None:
+        self.stage_step += n
+        self.step += n
+        self.time += n * self.sim.dt
 
     def _next_stage(self) -> None:
         self.stage_index += 1
