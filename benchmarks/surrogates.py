@@ -14,8 +14,11 @@ Stage speedups (STAGE_SPEEDUPS): `speedup_calendering` is the DEM's calendering 
 both ensembles, the overlap projection), on the same dried film, without the shared drying and
 metrics; both times are in `calendering_stage` (the model's as the evaluator runs it: the plate at
 every frame of the default schedule, the particles at the last; `model_all_frames_s` with the
-particles at all 38 frames). Other kinds (paml) and their stage speedups are
-added to KINDS and STAGE_SPEEDUPS.
+particles at all 38 frames).
+- `paml`: PAML drying (the drying model's macro-steps, default n_DEM) then the calendering model
+  (`calendering: surrogate`): the whole chain without a DEM stage, timed on its second evaluation
+  (the first compiles); `speedup_paml_drying` is DEM drying over PAML drying of the same packed
+  slurry (`paml_drying_stage`; the n_DEM study is benchmarks/paml_drying.py).
 
     python benchmarks/surrogates.py --json results/surrogates.json
     python benchmarks/surrogates.py --json out.json --recipes 1 --kinds dem surrogate
@@ -40,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from batman_opt.evaluators import EvaluatorSetup, get_evaluator  # noqa: E402
 from batman_opt.surrogates.calendering import DEFAULT_MODEL, CalenderingModel  # noqa: E402
 from batman_opt.surrogates.dried_films import DRYING_INPUTS, DriedFilms  # noqa: E402
+from batman_opt.surrogates.drying import load_drying_model  # noqa: E402
 from batman_opt.surrogates.outcomes import particle_state  # noqa: E402
+from batman_opt.surrogates.paml import drying_protocol, paml_dry  # noqa: E402
 from sims.dem.state import Box  # noqa: E402
 from sims.materials import get_material  # noqa: E402
 from sims.protocols.calendering import calender  # noqa: E402
@@ -105,6 +110,33 @@ def run_surrogate(recipe: dict[str, Any], cache: Path) -> dict[str, Any]:
     }
 
 
+def run_paml(recipe: dict[str, Any], cache: Path) -> dict[str, Any]:
+    """PAML drying, then the calendering model (`calendering: surrogate`): no DEM stage at all."""
+    options = {"n_am": N_AM, "seed": recipe["seed"], "calendering": "surrogate"}
+    evaluator = get_evaluator("paml").build(MATERIAL, options, EvaluatorSetup())
+    evaluator.evaluate(_params(recipe))  # compiles the separation kernel (numba cache) once
+    start = time.perf_counter()
+    evaluation = evaluator.evaluate(_params(recipe))
+    return {"wall_s": time.perf_counter() - start, "outcomes": evaluation.outcomes, "notes": evaluation.notes}
+
+
+def paml_drying_stage(recipe: dict[str, Any], cache: Path) -> dict[str, float]:
+    """DEM drying and PAML drying (default n_DEM) of the same packed slurry, seconds (PAML's second
+    run: the first compiles its kernels)."""
+    p = _params(recipe)
+    model = load_drying_model(None)
+    dem = drying_protocol(p, MATERIAL, n_am=N_AM, seed=recipe["seed"])
+    start = time.perf_counter()
+    dem.protocol.run()
+    dem_s = time.perf_counter() - start
+    for _ in range(2):
+        paml = drying_protocol(p, MATERIAL, n_am=N_AM, seed=recipe["seed"])
+        start = time.perf_counter()
+        paml_dry(paml.protocol, model, paml.params)
+        paml_s = time.perf_counter() - start
+    return {"dem_s": dem_s, "model_s": paml_s, "speedup": dem_s / paml_s}
+
+
 def calendering_stage(recipe: dict[str, Any], cache: Path) -> dict[str, float]:
     """The DEM's calendering and the model's on the same dried film (module doc), seconds."""
     p = _params(recipe)
@@ -140,10 +172,12 @@ def calendering_stage(recipe: dict[str, Any], cache: Path) -> dict[str, float]:
 KINDS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     "dem": run_dem,
     "surrogate": run_surrogate,
+    "paml": run_paml,
 }
 # JSON key -> (stage timer, kind that needs it)
 STAGE_SPEEDUPS: dict[str, tuple[Callable[[dict[str, Any], Path], dict[str, float]], str]] = {
     "speedup_calendering": (calendering_stage, "surrogate"),
+    "speedup_paml_drying": (paml_drying_stage, "paml"),
 }
 
 
@@ -207,6 +241,11 @@ def main() -> None:
         + (
             f"; calendering {result['speedup_calendering']:.0f}x faster than DEM"
             if "speedup_calendering" in result
+            else ""
+        )
+        + (
+            f"; PAML drying {result['speedup_paml_drying']:.1f}x faster than DEM"
+            if "speedup_paml_drying" in result
             else ""
         )
         + f"; worst errors porosity {por:.4f}, tortuosity {100 * worst['tortuosity_factor']:.1f} %, "
