@@ -10,9 +10,9 @@ import math
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from batman_opt.evaluators.base import (
     POSITIVE,
@@ -27,6 +27,28 @@ from sims import electrode
 from sims.electrode_metrics import cbd_relative_diffusivity
 from sims.protocols.roll import DEFAULT_ROLL_RADIUS_M
 from sims.structure import ElectrodeStructure
+
+# physical intervals of the electrode recipe inputs (sims.electrode.INPUTS): dem, paml, surrogate
+ELECTRODE_INPUTS = {
+    "am_mass_fraction": Interval(0.0, 1.0, low_inclusive=False),
+    "solid_content": Interval(0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    "drying_rate": POSITIVE,
+    "compression_ratio": Interval(0.0, 1.0, high_inclusive=False),
+    "calendering_speed_mm_s": POSITIVE,
+}
+
+
+def _known_transport(value: str) -> str:
+    cbd_relative_diffusivity(value, 0.5)  # PhysicalInputError (a ValueError) names the choices
+    return value
+
+
+# the CBD's diffusivity in the tortuosity factor (sims.electrode_metrics), checked when parsed
+CbdTransport = Annotated[
+    str,
+    AfterValidator(_known_transport),
+    Field(description="bruggeman | blocking | D_rel=<value in [0, 1]>"),
+]
 
 
 class DemOptions(NoOptions):
@@ -44,13 +66,7 @@ class DemOptions(NoOptions):
     seeds: int = Field(
         1, ge=1, le=32, description="RVE replicates: outcomes are their means, <name>_std beside"
     )
-    cbd_transport: str = Field("bruggeman", description="bruggeman | blocking | D_rel=<value in [0, 1]>")
-
-    @field_validator("cbd_transport")
-    @classmethod
-    def _known_transport(cls, value: str) -> str:
-        cbd_relative_diffusivity(value, 0.5)  # PhysicalInputError (a ValueError) names the choices
-        return value
+    cbd_transport: CbdTransport = "bruggeman"
 
 
 class DemEvaluator(Evaluator):
@@ -64,13 +80,7 @@ class DemEvaluator(Evaluator):
     def __init__(self, material: str, options: DemOptions, setup: EvaluatorSetup) -> None:
         super().__init__(material, options, setup)
         self.options: DemOptions = options
-        self.inputs = {
-            "am_mass_fraction": Interval(0.0, 1.0, low_inclusive=False),
-            "solid_content": Interval(0.0, 1.0, low_inclusive=False, high_inclusive=False),
-            "drying_rate": POSITIVE,
-            "compression_ratio": Interval(0.0, 1.0, high_inclusive=False),
-            "calendering_speed_mm_s": POSITIVE,
-        }
+        self.inputs = dict(ELECTRODE_INPUTS)
         assert set(self.inputs) == set(electrode.INPUTS), "dem inputs out of step with sims.electrode"
         names = [n for n in electrode.OUTCOMES if options.metrics or n not in electrode.METRIC_OUTCOMES]
         self.outcomes = {name: outcome_range(name) for name in names}

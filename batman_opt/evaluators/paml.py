@@ -19,26 +19,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from batman_opt.errors import InputError
 from batman_opt.evaluators.base import (
-    POSITIVE,
     Evaluation,
     EvaluationFailed,
     Evaluator,
     EvaluatorSetup,
-    Interval,
     NoOptions,
 )
-from batman_opt.evaluators.dem import _npz_bytes
+from batman_opt.evaluators.dem import ELECTRODE_INPUTS, CbdTransport, _npz_bytes
 from batman_opt.evaluators.quantities import outcome_range
 from batman_opt.surrogates.calendering import DEFAULT_MODEL, CalenderingModel, film_features
 from batman_opt.surrogates.drying import OutsideTrainingWindow, load_drying_model
 from batman_opt.surrogates.outcomes import measured_prediction
 from batman_opt.surrogates.paml import DEFAULT_MACRO_STEPS, DEFAULT_N_DEM, drying_protocol, paml_dry
 from sims import electrode
-from sims.electrode_metrics import cbd_relative_diffusivity
 from sims.protocols.calendering import calender
 from sims.structure import ElectrodeStructure
 
@@ -60,13 +57,7 @@ class PamlOptions(NoOptions):
     )
     threads: int = Field(1, ge=1, le=256, description="numba threads per agent")
     metrics: bool = Field(True, description="voxel metrics (tortuosity, surfaces); off: film outcomes only")
-    cbd_transport: str = Field("bruggeman", description="bruggeman | blocking | D_rel=<value in [0, 1]>")
-
-    @field_validator("cbd_transport")
-    @classmethod
-    def _known_transport(cls, value: str) -> str:
-        cbd_relative_diffusivity(value, 0.5)
-        return value
+    cbd_transport: CbdTransport = "bruggeman"
 
     def with_base_dir(self, base_dir: Path) -> PamlOptions:
         update = {
@@ -94,13 +85,7 @@ class PamlEvaluator(Evaluator):
             if options.calendering == "surrogate"
             else None
         )
-        self.inputs = {
-            "am_mass_fraction": Interval(0.0, 1.0, low_inclusive=False),
-            "solid_content": Interval(0.0, 1.0, low_inclusive=False, high_inclusive=False),
-            "drying_rate": POSITIVE,
-            "compression_ratio": Interval(0.0, 1.0, high_inclusive=False),
-            "calendering_speed_mm_s": POSITIVE,
-        }
+        self.inputs = dict(ELECTRODE_INPUTS)
         names = [n for n in electrode.OUTCOMES if options.metrics or n not in electrode.METRIC_OUTCOMES]
         self.outcomes = {name: outcome_range(name) for name in names}
 

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from batman_opt.errors import InputError
 from batman_opt.evaluators.base import (
-    POSITIVE,
     Evaluation,
     EvaluationFailed,
     Evaluator,
@@ -43,12 +42,13 @@ from batman_opt.evaluators.base import (
     Interval,
     NoOptions,
 )
+from batman_opt.evaluators.dem import ELECTRODE_INPUTS, CbdTransport
 from batman_opt.evaluators.quantities import outcome_range
 from batman_opt.surrogates.calendering import DEFAULT_MODEL, MARGIN, CalenderingModel, film_features
 from batman_opt.surrogates.dried_films import DRYING_INPUTS, DriedFilms
 from batman_opt.surrogates.outcomes import measured_prediction
 from sims import electrode
-from sims.electrode_metrics import METRIC_OUTCOMES, cbd_relative_diffusivity
+from sims.electrode_metrics import METRIC_OUTCOMES
 from sims.materials import get_material
 from sims.protocols.packing import particle_counts
 
@@ -75,15 +75,9 @@ class SurrogateOptions(NoOptions):
     n_am: int = Field(120, ge=2, le=100_000, description="AM particles of the dried RVE (the model's: 120)")
     seed: int = Field(0, ge=0, lt=2**32, description="packing seed of the dried film")
     metrics: bool = Field(True, description="voxel metrics (tortuosity, surfaces); off: film outcomes only")
-    cbd_transport: str = Field("bruggeman", description="bruggeman | blocking | D_rel=<value in [0, 1]>")
+    cbd_transport: CbdTransport = "bruggeman"
     cache_dir: str | None = Field(None, description="dried-film cache, default RUN/dried_films")
     threads: int = Field(1, ge=1, le=256, description="numba threads of the DEM drying")
-
-    @field_validator("cbd_transport")
-    @classmethod
-    def _known_transport(cls, value: str) -> str:
-        cbd_relative_diffusivity(value, 0.5)
-        return value
 
     def with_base_dir(self, base_dir: Path) -> SurrogateOptions:
         update = {}
@@ -120,16 +114,10 @@ class SurrogateEvaluator(Evaluator):
         if trained_on != material:
             raise InputError(f"the calendering model was trained on {trained_on}, the campaign is {material}")
         self.mat = get_material(material)
-        physical = {
-            "am_mass_fraction": Interval(0.0, 1.0, low_inclusive=False),
-            "solid_content": Interval(0.0, 1.0, low_inclusive=False, high_inclusive=False),
-            "drying_rate": POSITIVE,
-            "compression_ratio": Interval(0.0, 1.0, high_inclusive=False),
-            "calendering_speed_mm_s": POSITIVE,
-        }
         window = self.model.window
         self.inputs = {
-            k: _within(v, window[k], MARGIN.get(k, 0.0)) if k in window else v for k, v in physical.items()
+            k: _within(v, window[k], MARGIN.get(k, 0.0)) if k in window else v
+            for k, v in ELECTRODE_INPUTS.items()
         }
         names = [n for n in OUTCOMES if options.metrics or n not in METRIC_OUTCOMES]
         self.outcomes = {name: outcome_range(name) for name in names}
