@@ -31,11 +31,12 @@ import torch
 from batman_opt.campaign_evaluator import campaign_evaluator, evaluator_setup
 from batman_opt.errors import SpecError
 from batman_opt.evaluators import Evaluator
+from batman_opt.optimize.acquisition import Goals
 from batman_opt.optimize.ax_client import TORCH_THREADS, CampaignOptimizer
 from batman_opt.optimize.targets import optimization_metrics, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord, write_durably
-from batman_opt.transfer.priors import build_models
+from batman_opt.transfer.priors import build_models, load_fitted, save_fitted
 from batman_opt.transfer.sources import load_source
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 # The optimizer snapshot is for inspection and costs a JSON dump of the whole experiment (about a
 # second at 1,000 trials): written after a finished trial at most this often, and when the session ends.
 SNAPSHOT_INTERVAL_S = 30.0
+PRIOR_FILE = "transfer_prior.safetensors"  # the transfer prior's fitted hyperparameters
 
 
 @dataclass
@@ -238,7 +240,8 @@ class CampaignSession:
 
 def _transfer_models(campaign: Campaign, store: RunStore):
     """The transfer prior of the campaign, its sources checked against the ones the run started with
-    (their SHA-256 in RUN/transfer.json: a source that changed is refused like a changed campaign)."""
+    (their SHA-256 in RUN/transfer.json: a source that changed is refused like a changed campaign),
+    with the hyperparameters fitted when the run started (RUN/transfer_prior.safetensors)."""
     outcomes = list(evaluator_setup(campaign).outcomes)
     limit = campaign.transfer.max_source_points
     sources = [
@@ -265,9 +268,18 @@ def _transfer_models(campaign: Campaign, store: RunStore):
                 "restore it or use another --run-dir"
             )
     write_durably(path, json.dumps(record, indent=2).encode())
+    # the fitted prior: the source GPs' hyperparameters, so that a resumed run rebuilds the same
+    # prior from the (hash-checked) sources without fitting it again
+    prior_path = store.path / PRIOR_FILE
+    metrics = Goals.of(campaign).metrics
+    fitted = load_fitted(prior_path, metrics)
+    saved = set(fitted)
+    models = build_models(campaign, sources, fitted)
+    if set(fitted) != saved:
+        write_durably(prior_path, save_fitted(fitted, metrics))
     logger.info(
         "transfer %s from %s: no Sobol start, the prior proposes the first recipes",
         campaign.transfer.method,
         ", ".join(f"{name} ({r['points']} points)" for name, r in record.items()),
     )
-    return build_models(campaign, sources)
+    return models

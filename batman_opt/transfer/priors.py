@@ -22,8 +22,10 @@ Before `min_points` target points exist, every prior proposes recipes with the p
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +37,8 @@ from botorch.posteriors import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_save
 
 from batman_opt.optimize.acquisition import Goals
 from batman_opt.optimize.generator import ColdModels, ModelFactory
@@ -71,34 +75,59 @@ def _fitted(model: SingleTaskGP) -> SingleTaskGP:
     return model
 
 
-def _fitted_source(x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
-    """A GP on many source points: hyperparameters fitted on a seeded subsample of
-    `SOURCE_FIT_POINTS`, then conditioned on every point (exact fits are cubic in the points)."""
-    if len(x) <= SOURCE_FIT_POINTS:
-        return _fitted(_gp(x, y))
-    pick = torch.from_numpy(
-        np.sort(np.random.default_rng(0).choice(len(x), SOURCE_FIT_POINTS, replace=False))
-    )
-    small = _fitted(_gp(x[pick], y[pick]))
+def _hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
+    """A fitted GP's state without its data-derived outcome scaling (rebuilt from the data)."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith("outcome_transform")}
+
+
+def _fitted_source(
+    x: torch.Tensor, y: torch.Tensor, known: dict[str, torch.Tensor] | None = None
+) -> tuple[SingleTaskGP, dict[str, torch.Tensor]]:
+    """A GP on many source points and its hyperparameters: fitted on a seeded subsample of
+    `SOURCE_FIT_POINTS` (exact fits are cubic in the points), or `known` ones (a resumed run's), then
+    conditioned on every point."""
+    if known is None:
+        pick = torch.arange(len(x))
+        if len(x) > SOURCE_FIT_POINTS:
+            pick = torch.from_numpy(
+                np.sort(np.random.default_rng(0).choice(len(x), SOURCE_FIT_POINTS, replace=False))
+            )
+        known = _hyperparameters(_fitted(_gp(x[pick], y[pick])))
     full = _gp(x, y)
-    hyper = {k: v for k, v in small.state_dict().items() if not k.startswith("outcome_transform")}
-    full.load_state_dict(hyper, strict=False)
+    full.load_state_dict(known, strict=False)
     full.eval()
-    return full
+    return full, known
 
 
 class SourceGPs:
-    """Per metric, a GP on the pooled source points (None where no source has that metric)."""
+    """Per metric, a GP on the pooled source points (None where no source has that metric).
 
-    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+    fitted: hyperparameters by `<label>/<metric index>/<name>`; those found there are used instead
+    of a fit (a resumed run), those fitted here are added (to be saved with the run)."""
+
+    def __init__(
+        self,
+        sources: list[SourceMetrics],
+        n_metrics: int,
+        fitted: dict[str, torch.Tensor] | None = None,
+        label: str = "pooled",
+    ) -> None:
+        fitted = {} if fitted is None else fitted
         self.models: list[SingleTaskGP | None] = []
         for j in range(n_metrics):
             xs = [s.x[torch.isfinite(s.y[:, j])] for s in sources]
             ys = [s.y[torch.isfinite(s.y[:, j]), j : j + 1] for s in sources]
             x, y = torch.cat(xs), torch.cat(ys)
-            self.models.append(_fitted_source(x, y) if len(x) >= 3 else None)
+            if len(x) < 3:
+                self.models.append(None)
+                continue
+            prefix = f"{label}/{j}/"
+            known = {k[len(prefix) :]: v for k, v in fitted.items() if k.startswith(prefix)} or None
+            model, hyper = _fitted_source(x, y, known)
+            fitted.update({prefix + k: v for k, v in hyper.items()})
+            self.models.append(model)
         self._weights: dict[int, tuple] = {}
-        self._at_fixed: dict[tuple, torch.Tensor] = {}  # the last mean at inputs without grad
+        self._at_fixed: dict[int, tuple] = {}  # per metric: the last inputs without grad and the mean
         self.baseline = torch.cat([s.x for s in sources])
         if len(self.baseline) > BASELINE_POINTS:
             pick = torch.from_numpy(
@@ -123,13 +152,13 @@ class SourceGPs:
                 )
             mu, sigma = _scale(model)
             self._weights[j] = (model.covar_module, train_x, alpha.squeeze(-1), constant[0], mu, sigma)
-        key = (j, x, x._version)  # the same tensor, unchanged
-        if not x.requires_grad and key in self._at_fixed:  # a GP fit evaluates its inputs again and again
-            return self._at_fixed[key]
+        last = self._at_fixed.get(j)
+        if not x.requires_grad and last and last[0] is x and last[1] == x._version:
+            return last[2]  # the same tensor, unchanged: a GP fit evaluates its inputs again and again
         covar, train_x, alpha, constant, mu, sigma = self._weights[j]
         value = (covar(x, train_x).to_dense() @ alpha + constant) * sigma + mu
         if not x.requires_grad:
-            self._at_fixed = {key: value.detach()}
+            self._at_fixed[j] = (x, x._version, value.detach())
         return value
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
@@ -142,16 +171,28 @@ class SourceGPs:
 
 
 class AffinePriorMean(Mean):
-    """m(x) = a * s(x) + b in the target GP's standardized units; s is a source GP's mean."""
+    """m(x) = a * s(x) + b in the target GP's standardized units; s is a source GP's mean.
 
-    def __init__(self, source: SourceGPs, j: int, a: float, b: float) -> None:
+    A GP's posterior evaluates its mean at its training inputs followed by the new points, once per
+    acquisition step and restart; s at `train_x` is computed once, so that a step costs the source
+    kernel at the new points only (a 1,000-point source made that kernel the bulk of a suggestion).
+    """
+
+    def __init__(self, source: SourceGPs, j: int, a: float, b: float, train_x: torch.Tensor) -> None:
         super().__init__()
-        self.source, self.j = source, j
+        self.source, self.j, self.train_x = source, j, train_x
         self.register_parameter("a", torch.nn.Parameter(torch.tensor(a, dtype=DTYPE)))
         self.register_parameter("b", torch.nn.Parameter(torch.tensor(b, dtype=DTYPE)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a * self.source.mean(self.j, x) + self.b
+        return self.a * self._source_mean(x) + self.b
+
+    def _source_mean(self, x: torch.Tensor) -> torch.Tensor:
+        n, batch = len(self.train_x), x.shape[:-2]
+        if x.shape[-2] <= n or not torch.equal(x[..., :n, :], self.train_x.expand(*batch, -1, -1)):
+            return self.source.mean(self.j, x)
+        head = self.source.mean(self.j, self.train_x).expand(*batch, -1)
+        return torch.cat([head, self.source.mean(self.j, x[..., n:, :])], dim=-1)
 
 
 class PriorMeanModels:
@@ -160,8 +201,10 @@ class PriorMeanModels:
     name = "botorch+prior_mean"
     min_points = 3
 
-    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
-        self.source = SourceGPs(sources, n_metrics)
+    def __init__(
+        self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
+    ) -> None:
+        self.source = SourceGPs(sources, n_metrics, fitted)
         self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
@@ -180,7 +223,7 @@ class PriorMeanModels:
         if self.source.models[j] is None:
             return _fitted(_gp(x, y))
         mu, sigma = y.mean(), y.std().clamp_min(1e-9)
-        model = _gp(x, y, AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma)))
+        model = _gp(x, y, AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma), x))
         return _fitted(model)
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
@@ -194,7 +237,9 @@ class MultiTaskModels:
     min_points = 2
     weights: dict[str, float] = {}  # the inter-task correlations stay inside the index kernels
 
-    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
+    def __init__(
+        self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
+    ) -> None:
         rng = np.random.default_rng(0)
         self.sources = []
         for s in sources:
@@ -202,7 +247,7 @@ class MultiTaskModels:
             if len(keep) > MULTITASK_SOURCE_POINTS:
                 keep = np.sort(rng.choice(len(keep), MULTITASK_SOURCE_POINTS, replace=False))
             self.sources.append(SourceMetrics(s.name, s.x[keep], s.y[keep]))
-        self.pooled = SourceGPs(sources, n_metrics)
+        self.pooled = SourceGPs(sources, n_metrics, fitted)
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         models = []
@@ -261,9 +306,11 @@ class EnsembleModels:
     name = "botorch+ensemble"
     min_points = 3
 
-    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
-        self.per_source = [SourceGPs([s], n_metrics) for s in sources]
-        self.pooled = SourceGPs(sources, n_metrics)
+    def __init__(
+        self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
+    ) -> None:
+        self.per_source = [SourceGPs([s], n_metrics, fitted, f"source {s.name}") for s in sources]
+        self.pooled = SourceGPs(sources, n_metrics, fitted)
         self.names = [s.name for s in sources]
         self.last_weights: list[dict[str, float]] = []
         self.weights: dict[str, float] = {}
@@ -333,8 +380,10 @@ class AutoModels:
 
     min_points = 3
 
-    def __init__(self, sources: list[SourceMetrics], n_metrics: int) -> None:
-        self.with_prior = PriorMeanModels(sources, n_metrics)
+    def __init__(
+        self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
+    ) -> None:
+        self.with_prior = PriorMeanModels(sources, n_metrics, fitted)
         self.cold = ColdModels()
         self.name = "botorch+auto"
         self.choice = "prior_mean"
@@ -397,8 +446,36 @@ def source_metrics(source: SourceData, space: UnitSpace, goals: Goals, campaign:
     return SourceMetrics(source.name, x, torch.tensor(np.array(columns, dtype=float).T, dtype=DTYPE))
 
 
-def build_models(campaign: Campaign, sources: list[SourceData]) -> ModelFactory:
-    """The model factory of the campaign's transfer method over its loaded sources."""
+def build_models(
+    campaign: Campaign, sources: list[SourceData], fitted: dict[str, torch.Tensor] | None = None
+) -> ModelFactory:
+    """The model factory of the campaign's transfer method over its loaded sources; `fitted`: the
+    source GPs' hyperparameters, used where present and completed with the ones fitted here."""
     space, goals = UnitSpace(campaign), Goals.of(campaign)
     metrics = [source_metrics(s, space, goals, campaign) for s in sources]
-    return METHODS[campaign.transfer.method](metrics, len(goals.metrics))
+    return METHODS[campaign.transfer.method](metrics, len(goals.metrics), fitted)
+
+
+PRIOR_FORMAT = "batman source-GP hyperparameters 1"
+
+
+def save_fitted(fitted: dict[str, torch.Tensor], metrics: tuple[str, ...]) -> bytes:
+    """The fitted source GPs' hyperparameters as safetensors bytes, tagged with the goal metrics."""
+    tensors = {k: v.detach().contiguous() for k, v in fitted.items()}
+    return safetensors_save(tensors, {"format": PRIOR_FORMAT, "metrics": json.dumps(list(metrics))})
+
+
+def load_fitted(path: Path, metrics: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The hyperparameters `save_fitted` wrote to `path` for these goal metrics; empty (the prior is
+    fitted again, with a warning) when the file is absent, unreadable or of other metrics."""
+    if not path.exists():
+        return {}
+    try:
+        with safe_open(path, framework="pt") as handle:
+            meta = handle.metadata() or {}
+            if meta.get("format") != PRIOR_FORMAT or json.loads(meta.get("metrics", "null")) != list(metrics):
+                raise ValueError("another format or other goal metrics")
+            return {k: handle.get_tensor(k) for k in handle.keys()}
+    except (OSError, ValueError, SafetensorError) as error:
+        logger.warning("%s: not used (%s); the transfer prior is fitted again", path, error)
+        return {}

@@ -145,3 +145,33 @@ def test_the_report_shows_predictions_and_the_prior_weight_a_wrong_source_loses(
     # measured: the related source keeps a share of ~0.9, the shuffled one falls from ~1.1 to ~0.6 over
     # 11 target points (a smooth random source can mimic a trend while the target data are few)
     assert scales["source.csv"] > 0.8 and scales["source.csv"] > scales["shuffled.csv"] + 0.15, scales
+
+
+def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path, monkeypatch, caplog):
+    from batman_opt.transfer import priors
+
+    path = write_problem(tmp_path, "prior_mean")
+    x = torch.rand(7, 2, dtype=torch.float64)
+
+    def prior_mean(session: CampaignSession) -> torch.Tensor:
+        with torch.no_grad():
+            return session.optimizer.generator.models.source.models[0].posterior(x).mean
+
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        run_local(session, max_trials=1)
+        first = prior_mean(session)
+    saved = tmp_path / "run" / "transfer_prior.safetensors"
+    assert saved.exists()
+
+    def no_fit(model):
+        raise AssertionError("the prior was fitted again")
+
+    monkeypatch.setattr(priors, "_fitted", no_fit)
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        assert torch.allclose(prior_mean(session), first, rtol=0, atol=1e-12)
+    monkeypatch.undo()
+    saved.write_bytes(b"not safetensors")  # damaged: fitted again, with a word, and saved again
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        assert torch.allclose(prior_mean(session), first, rtol=0, atol=1e-9)
+    assert "transfer_prior.safetensors: not used" in caplog.text
+    assert priors.load_fitted(saved, ("f",))
