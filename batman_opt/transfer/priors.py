@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 DTYPE = torch.float64
 MULTITASK_SOURCE_POINTS = 150
 SOURCE_FIT_POINTS = 300  # source points the hyperparameters are fitted on
+MEAN_POINTS = 256  # basis points of a source mean (the kernel cost of every acquisition step)
 BASELINE_POINTS = 24  # source points in the acquisition's baseline before target data (cost is cubic)
 BOOTSTRAP_SAMPLES = 256
 
@@ -99,6 +100,17 @@ def _fitted_source(
     return full, known
 
 
+def maximin(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of k rows of x (n, d) spread over it: from the first row, each time the row farthest
+    from those already taken (greedy maximin)."""
+    taken = [0]
+    gap = np.linalg.norm(x - x[0], axis=1)
+    for _ in range(k - 1):
+        taken.append(int(np.argmax(gap)))
+        gap = np.minimum(gap, np.linalg.norm(x - x[taken[-1]], axis=1))
+    return np.array(taken)
+
+
 class SourceGPs:
     """Per metric, a GP on the pooled source points (None where no source has that metric).
 
@@ -137,26 +149,35 @@ class SourceGPs:
 
     def mean(self, j: int, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean of metric j at x (..., n, d) -> (..., n), in the source's units and
-        differentiable in x: k(x, X_s) alpha with alpha solved once (the source GP is not a module of
-        the target model: its hyperparameters stay as fitted)."""
+        differentiable in x: k(x, Z) w with w solved once (the source GP is not a module of the
+        target model: its hyperparameters stay as fitted). Z: the source points, or beyond
+        MEAN_POINTS of them a maximin spread of MEAN_POINTS, w then the subset-of-regressors
+        weights fitted on every point (an acquisition step pays for the kernel at Z only)."""
         if j not in self._weights:
             model = self.models[j]
             with torch.no_grad():
-                train_x = model.train_inputs[0]
-                k = model.covar_module(train_x).to_dense() + model.likelihood.noise * torch.eye(
-                    len(train_x), dtype=DTYPE
-                )
+                train_x, covar = model.train_inputs[0], model.covar_module
+                noise = model.likelihood.noise.squeeze()
                 constant = model.mean_module(train_x)
-                alpha = torch.cholesky_solve(
-                    (model.train_targets - constant)[:, None], torch.linalg.cholesky(k)
-                )
+                residual = (model.train_targets - constant)[:, None]
+                if len(train_x) <= MEAN_POINTS:
+                    basis = train_x
+                    k = covar(train_x).to_dense() + noise * torch.eye(len(train_x), dtype=DTYPE)
+                    w = torch.cholesky_solve(residual, torch.linalg.cholesky(k))
+                else:
+                    basis = train_x[maximin(train_x.numpy(), MEAN_POINTS)]
+                    k_zx = covar(basis, train_x).to_dense()
+                    k_zz = covar(basis).to_dense()
+                    a = k_zx @ k_zx.T + noise * k_zz
+                    a = a + 1e-8 * a.diagonal().mean() * torch.eye(len(basis), dtype=DTYPE)
+                    w = torch.linalg.solve(a, k_zx @ residual)
             mu, sigma = _scale(model)
-            self._weights[j] = (model.covar_module, train_x, alpha.squeeze(-1), constant[0], mu, sigma)
+            self._weights[j] = (covar, basis, w.squeeze(-1), constant[0], mu, sigma)
         last = self._at_fixed.get(j)
         if not x.requires_grad and last and last[0] is x and last[1] == x._version:
             return last[2]  # the same tensor, unchanged: a GP fit evaluates its inputs again and again
-        covar, train_x, alpha, constant, mu, sigma = self._weights[j]
-        value = (covar(x, train_x).to_dense() @ alpha + constant) * sigma + mu
+        covar, basis, w, constant, mu, sigma = self._weights[j]
+        value = (covar(x, basis).to_dense() @ w + constant) * sigma + mu
         if not x.requires_grad:
             self._at_fixed[j] = (x, x._version, value.detach())
         return value

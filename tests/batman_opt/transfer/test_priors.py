@@ -175,3 +175,59 @@ def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path
         assert torch.allclose(prior_mean(session), first, rtol=0, atol=1e-9)
     assert "transfer_prior.safetensors: not used" in caplog.text
     assert priors.load_fitted(saved, ("f",))
+
+
+def test_a_large_source_mean_keeps_to_the_exact_gp_mean():
+    """Beyond MEAN_POINTS source points the mean is a subset-of-regressors fit on a maximin spread:
+    within a few per cent of the output's spread of the exact GP's mean, away from the basis."""
+    from batman_opt.transfer import priors
+
+    rng = np.random.default_rng(2)
+    x = torch.tensor(rng.uniform(0, 1, (1000, 4)))
+    y = torch.sin(3 * x[:, 0]) + x[:, 1] ** 2 - 0.5 * x[:, 2] * x[:, 3]
+    gps = priors.SourceGPs([SourceMetrics("s", x, y[:, None])], n_metrics=1)
+    gps.mean(0, x[:2])
+    assert len(gps._weights[0][1]) == priors.MEAN_POINTS  # the basis of the mean
+    test = torch.tensor(rng.uniform(0, 1, (400, 4)))
+    with torch.no_grad():
+        exact = gps.models[0].posterior(test).mean.squeeze(-1)
+    error = (gps.mean(0, test) - exact).pow(2).mean().sqrt()
+    assert error < 0.03 * exact.std(), float(error / exact.std())
+
+
+def test_maximin_spreads_its_points_wider_than_a_random_subset():
+    from scipy.spatial.distance import pdist
+
+    from batman_opt.transfer.priors import maximin
+
+    x = np.random.default_rng(0).uniform(0, 1, (800, 3))
+    picked = maximin(x, 64)
+    assert len(set(picked.tolist())) == 64
+    random = np.random.default_rng(1).choice(800, 64, replace=False)
+    assert pdist(x[picked]).min() > 2 * pdist(x[random]).min()
+
+
+def test_a_prior_in_a_continuous_space_proposes_a_recipe_near_the_targets_first(tmp_path):
+    """NMC111 on the process model, with a source of the same simulator over a wider space: the
+    prior's first recipe (no target data yet) is nearer the targets than any of a cold start's
+    space-filling ones, and the campaign goes on with the fitted prior."""
+    from batman_opt.optimize.targets import target_distance
+    from batman_opt.transfer.datasets import process_dataset
+
+    process_dataset("NMC111", 400, seed=5).to_csv(tmp_path / "nmc.csv", index=False)
+    spec = yaml.safe_load((Path(__file__).parents[3] / "campaigns" / "quickstart.yaml").read_text())
+    spec["budget"] = {"max_trials": 6, "initial_trials": 5, "batch_size": 1}
+    cold_path = tmp_path / "cold.yaml"
+    cold_path.write_text(yaml.safe_dump(spec))
+    spec["transfer"] = {"method": "prior_mean", "sources": [{"path": "nmc.csv"}]}
+    warm_path = tmp_path / "warm.yaml"
+    warm_path.write_text(yaml.safe_dump(spec))
+    campaign = load_campaign(warm_path)
+    with CampaignSession.open(load_campaign(cold_path), tmp_path / "cold") as session:
+        cold = run_local(session, max_trials=5)
+    with CampaignSession.open(campaign, tmp_path / "warm") as session:
+        warm = run_local(session)
+    assert warm[0].generator == "botorch+prior_mean" and all(r.generator == "sobol" for r in cold)
+    first = target_distance(warm[0].outcomes, campaign.targets)
+    assert first < min(target_distance(r.outcomes, campaign.targets) for r in cold), first
+    assert warm[-1].generator == "botorch+prior_mean" and warm[-1].status == "completed"
