@@ -19,6 +19,7 @@ import ray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.pool import AgentPool
+from agents.reaper import start_reaper
 from batman_opt.campaign_evaluator import evaluator_setup
 from batman_opt.errors import ClusterError, SpecError
 from batman_opt.session import CampaignSession, Finished
@@ -62,6 +63,7 @@ def connect_ray(campaign: Campaign, address: str | None) -> bool:
             logging_level=logging.WARNING,
             log_to_driver=False,
         )
+        start_reaper()  # a killed manager leaves no Ray process behind (agents/reaper.py)
     return True
 
 

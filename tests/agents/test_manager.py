@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
+from agents.reaper import of_raylet
 from batman_opt.evaluators import EVALUATORS, EvaluatorKind, EvaluatorSetup
 from batman_opt.spec import Campaign, EvaluatorSpec, load_campaign
 from batman_opt.store import COMPLETED, FAILED, RunStore
@@ -123,8 +125,15 @@ def test_sigkill_halfway_then_resume_keeps_every_finished_trial_once(tmp_path):
             if len(finished_before) >= 5:
                 break
         time.sleep(0.2)
+    raylet = next(p for p in psutil.Process(manager.pid).children(recursive=True) if p.name() == "raylet")
+    assert of_raylet(raylet.pid), "no agent process found for the raylet"
     manager.send_signal(signal.SIGKILL)
     manager.wait()
+    killed_at = time.time()
+    # nothing of the manager's Ray is left a few seconds later (Ray's own agents lingered ~60 s)
+    while of_raylet(raylet.pid) and time.time() < killed_at + 20:
+        time.sleep(0.2)
+    assert not of_raylet(raylet.pid) and time.time() < killed_at + 10
     assert 5 <= len(finished_before) < 12
     snapshot = {t.trial: t for t in RunStore(run_dir).trials() if t.status != "running"}
 
