@@ -57,8 +57,8 @@ def prior_cards(data: RunData) -> list[Card]:
                 f"How much the campaign leaned on its transfer prior ({data.campaign.transfer.method})",
                 "prior_mean: the spread of the learned prior term over the target points in units of the "
                 "target's own spread (near 1: the source carries the trend; near 0: it is ignored); "
-                "ensemble: each source's and the target GP's ranking weight; auto: "
-                "'no prior' where the leave-one-out likelihood preferred the plain GP; 'prior only': "
+                "ensemble: each source's and the target GP's ranking weight; auto: as prior_mean, 0 for "
+                "a metric where the leave-one-out likelihood preferred the plain GP; 'prior only': "
                 "recipes proposed by the source model before the target had data.",
                 style(weights, 340),
             )

@@ -231,3 +231,45 @@ def test_a_prior_in_a_continuous_space_proposes_a_recipe_near_the_targets_first(
     first = target_distance(warm[0].outcomes, campaign.targets)
     assert first < min(target_distance(r.outcomes, campaign.targets) for r in cold), first
     assert warm[-1].generator == "botorch+prior_mean" and warm[-1].status == "completed"
+
+
+def test_the_multitask_gp_carries_a_related_source_to_a_few_target_points():
+    """Five target points and a related source (another scale, a shifted optimum): the multi-task
+    GP predicts the target's held-out points better than a GP on the five alone, also when it
+    is refitted from its previous hyperparameters after one more point."""
+    from batman_opt.optimize.generator import ColdModels
+    from batman_opt.transfer.priors import MultiTaskModels
+
+    rng = np.random.default_rng(3)
+    x = torch.tensor(rng.uniform(0, 1, (60, 2)))
+    source = [SourceMetrics("s", x, torch.tensor(source_f(x[:, 0].numpy(), x[:, 1].numpy()))[:, None])]
+    tx = torch.tensor(rng.uniform(0, 1, (6, 2)))
+    ty = torch.tensor(target_f(tx[:, 0].numpy(), tx[:, 1].numpy()))[:, None]
+    test = torch.tensor(rng.uniform(0, 1, (200, 2)))
+    truth = torch.tensor(target_f(test[:, 0].numpy(), test[:, 1].numpy()))
+
+    def error(model) -> float:
+        with torch.no_grad():
+            return float((model.posterior(test).mean.squeeze(-1) - truth).abs().mean())
+
+    models = MultiTaskModels(source, n_metrics=1)
+    first = error(models.fit(tx[:5], ty[:5]))
+    cold = error(ColdModels().fit(tx[:5], ty[:5]))
+    assert first < 0.6 * cold, (first, cold)
+    assert error(models.fit(tx, ty)) < 0.6 * error(ColdModels().fit(tx, ty))
+
+
+def test_auto_takes_the_prior_for_the_metric_it_carries_and_leaves_it_for_the_other():
+    from batman_opt.transfer.priors import AutoModels
+
+    rng = np.random.default_rng(4)
+    x = torch.tensor(rng.uniform(0, 1, (200, 2)))
+    related = source_f(x[:, 0].numpy(), x[:, 1].numpy())
+    unrelated = np.sin(9 * x[:, 0].numpy()) * np.cos(7 * x[:, 1].numpy())  # smooth, another trend
+    y = torch.tensor(np.column_stack([related, unrelated]))
+    models = AutoModels([SourceMetrics("s", x, y)], n_metrics=2)
+    tx = torch.tensor(rng.uniform(0, 1, (12, 2)))
+    f = torch.tensor(target_f(tx[:, 0].numpy(), tx[:, 1].numpy()))
+    models.fit(tx, torch.stack([f, f], dim=1))
+    assert models.choices == ["prior_mean", "none"] and models.name == "botorch+auto:mixed"
+    assert models.weights["prior share, metric 0"] > 0.5 and models.weights["prior share, metric 1"] == 0.0
