@@ -36,7 +36,8 @@ from batman_opt.optimize.ax_client import TORCH_THREADS, CampaignOptimizer
 from batman_opt.optimize.targets import optimization_metrics, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.store import COMPLETED, FAILED, RUNNING, RunStore, TrialRecord, write_durably
-from batman_opt.transfer.priors import build_models, load_fitted, save_fitted
+from batman_opt.transfer.priors import build_models
+from batman_opt.transfer.source_gps import load_fitted, save_fitted
 from batman_opt.transfer.sources import load_source
 
 logger = logging.getLogger(__name__)

@@ -23,184 +23,42 @@ Before `min_points` target points exist, every prior proposes recipes with the p
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, MultiTaskGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
-from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_save
 
 from batman_opt.optimize.acquisition import Goals
 from batman_opt.optimize.generator import ColdModels, ModelFactory
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
+from batman_opt.transfer.source_gps import (
+    DTYPE,
+    SourceGPs,
+    SourceMetrics,
+    fit_gp,
+    hyperparameters,
+    outcome_scale,
+    standardized_gp,
+    subsample,
+)
 from batman_opt.transfer.sources import SourceData
 
 logger = logging.getLogger(__name__)
 
-DTYPE = torch.float64
 MULTITASK_SOURCE_POINTS = 150
 MULTITASK_FIT_STEPS = 200
 ENSEMBLE_SOURCE_POINTS = 300  # points of each source's GP in the ensemble: its full posterior is
 # evaluated at every acquisition step (1,000 points: ~30 ms a step, 17 s a continuous suggestion)
-SOURCE_FIT_POINTS = 300  # source points the hyperparameters are fitted on
-MEAN_POINTS = 256  # basis points of a source mean (the kernel cost of every acquisition step)
-BASELINE_POINTS = 24  # source points in the acquisition's baseline before target data (cost is cubic)
 BOOTSTRAP_SAMPLES = 256
-
-
-@dataclass
-class SourceMetrics:
-    """One source on the campaign's unit cube: x (n, d) and y (n, m goal metrics, NaN if absent)."""
-
-    name: str
-    x: torch.Tensor
-    y: torch.Tensor
-
-
-def _gp(x: torch.Tensor, y: torch.Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
-    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=1))
-
-
-def _fitted(model: SingleTaskGP) -> SingleTaskGP:
-    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-    model.eval()
-    return model
-
-
-def _hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
-    """A fitted GP's state without its data-derived outcome scaling (rebuilt from the data)."""
-    return {k: v for k, v in model.state_dict().items() if not k.startswith("outcome_transform")}
-
-
-def _fitted_source(
-    x: torch.Tensor, y: torch.Tensor, known: dict[str, torch.Tensor] | None = None
-) -> tuple[SingleTaskGP, dict[str, torch.Tensor]]:
-    """A GP on many source points and its hyperparameters: fitted on a seeded subsample of
-    `SOURCE_FIT_POINTS` (exact fits are cubic in the points), or `known` ones (a resumed run's), then
-    conditioned on every point."""
-    if known is None:
-        pick = torch.arange(len(x))
-        if len(x) > SOURCE_FIT_POINTS:
-            pick = torch.from_numpy(
-                np.sort(np.random.default_rng(0).choice(len(x), SOURCE_FIT_POINTS, replace=False))
-            )
-        known = _hyperparameters(_fitted(_gp(x[pick], y[pick])))
-    full = _gp(x, y)
-    full.load_state_dict(known, strict=False)
-    full.eval()
-    return full, known
-
-
-def maximin(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of k rows of x (n, d) spread over it: from the first row, each time the row farthest
-    from those already taken (greedy maximin)."""
-    taken = [0]
-    gap = np.linalg.norm(x - x[0], axis=1)
-    for _ in range(k - 1):
-        taken.append(int(np.argmax(gap)))
-        gap = np.minimum(gap, np.linalg.norm(x - x[taken[-1]], axis=1))
-    return np.array(taken)
-
-
-def _subsample(source: SourceMetrics, n: int) -> SourceMetrics:
-    """At most n of the source's points (a seeded draw, in their order)."""
-    if len(source.x) <= n:
-        return source
-    keep = torch.from_numpy(np.sort(np.random.default_rng(0).choice(len(source.x), n, replace=False)))
-    return SourceMetrics(source.name, source.x[keep], source.y[keep])
-
-
-class SourceGPs:
-    """Per metric, a GP on the pooled source points (None where no source has that metric).
-
-    fitted: hyperparameters by `<label>/<metric index>/<name>`; those found there are used instead
-    of a fit (a resumed run), those fitted here are added (to be saved with the run)."""
-
-    def __init__(
-        self,
-        sources: list[SourceMetrics],
-        n_metrics: int,
-        fitted: dict[str, torch.Tensor] | None = None,
-        label: str = "pooled",
-    ) -> None:
-        fitted = {} if fitted is None else fitted
-        self.models: list[SingleTaskGP | None] = []
-        for j in range(n_metrics):
-            xs = [s.x[torch.isfinite(s.y[:, j])] for s in sources]
-            ys = [s.y[torch.isfinite(s.y[:, j]), j : j + 1] for s in sources]
-            x, y = torch.cat(xs), torch.cat(ys)
-            if len(x) < 3:
-                self.models.append(None)
-                continue
-            prefix = f"{label}/{j}/"
-            known = {k[len(prefix) :]: v for k, v in fitted.items() if k.startswith(prefix)} or None
-            model, hyper = _fitted_source(x, y, known)
-            fitted.update({prefix + k: v for k, v in hyper.items()})
-            self.models.append(model)
-        self._weights: dict[int, tuple] = {}
-        self._at_fixed: dict[int, tuple] = {}  # per metric: the last inputs without grad and the mean
-        self.baseline = torch.cat([s.x for s in sources])
-        if len(self.baseline) > BASELINE_POINTS:
-            pick = torch.from_numpy(
-                np.random.default_rng(0).choice(len(self.baseline), BASELINE_POINTS, replace=False)
-            )
-            self.baseline = self.baseline[pick]
-
-    def mean(self, j: int, x: torch.Tensor) -> torch.Tensor:
-        """Posterior mean of metric j at x (..., n, d) -> (..., n), in the source's units and
-        differentiable in x: k(x, Z) w with w solved once (the source GP is not a module of the
-        target model: its hyperparameters stay as fitted). Z: the source points, or beyond
-        MEAN_POINTS of them a maximin spread of MEAN_POINTS, w then the subset-of-regressors
-        weights fitted on every point (an acquisition step pays for the kernel at Z only)."""
-        if j not in self._weights:
-            model = self.models[j]
-            with torch.no_grad():
-                train_x, covar = model.train_inputs[0], model.covar_module
-                noise = model.likelihood.noise.squeeze()
-                constant = model.mean_module(train_x)
-                residual = (model.train_targets - constant)[:, None]
-                if len(train_x) <= MEAN_POINTS:
-                    basis = train_x
-                    k = covar(train_x).to_dense() + noise * torch.eye(len(train_x), dtype=DTYPE)
-                    w = torch.cholesky_solve(residual, torch.linalg.cholesky(k))
-                else:
-                    basis = train_x[maximin(train_x.numpy(), MEAN_POINTS)]
-                    k_zx = covar(basis, train_x).to_dense()
-                    k_zz = covar(basis).to_dense()
-                    a = k_zx @ k_zx.T + noise * k_zz
-                    a = a + 1e-8 * a.diagonal().mean() * torch.eye(len(basis), dtype=DTYPE)
-                    w = torch.linalg.solve(a, k_zx @ residual)
-            mu, sigma = _scale(model)
-            self._weights[j] = (covar, basis, w.squeeze(-1), constant[0], mu, sigma)
-        last = self._at_fixed.get(j)
-        if not x.requires_grad and last and last[0] is x and last[1] == x._version:
-            return last[2]  # the same tensor, unchanged: a GP fit evaluates its inputs again and again
-        covar, basis, w, constant, mu, sigma = self._weights[j]
-        value = (covar(x, basis).to_dense() @ w + constant) * sigma + mu
-        if not x.requires_grad:
-            self._at_fixed[j] = (x, x._version, value.detach())
-        return value
-
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        if any(m is None for m in self.models):
-            return None
-        model = ModelListGP(*self.models)
-        with torch.no_grad():
-            y = model.posterior(self.baseline).mean
-        return model, self.baseline, y
 
 
 class AffinePriorMean(Mean):
@@ -254,10 +112,10 @@ class PriorMeanModels:
 
     def _metric(self, x: torch.Tensor, y: torch.Tensor, j: int) -> SingleTaskGP:
         if self.source.models[j] is None:
-            return _fitted(_gp(x, y))
+            return fit_gp(standardized_gp(x, y))
         mu, sigma = y.mean(), y.std().clamp_min(1e-9)
-        model = _gp(x, y, AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma), x))
-        return _fitted(model)
+        mean = AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma), x)
+        return fit_gp(standardized_gp(x, y, mean))
 
     def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.source.prior()
@@ -273,7 +131,7 @@ class MultiTaskModels:
     def __init__(
         self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
     ) -> None:
-        self.sources = [_subsample(s, MULTITASK_SOURCE_POINTS) for s in sources]
+        self.sources = [subsample(s, MULTITASK_SOURCE_POINTS) for s in sources]
         self.pooled = SourceGPs(sources, n_metrics, fitted)
         self._last: dict[int, dict[str, torch.Tensor]] = {}  # per metric, the last fit's hyperparameters
 
@@ -302,7 +160,7 @@ class MultiTaskModels:
                 ExactMarginalLogLikelihood(model.likelihood, model),
                 optimizer_kwargs={"options": {"maxiter": MULTITASK_FIT_STEPS}},
             )
-            self._last[j] = _hyperparameters(model)
+            self._last[j] = hyperparameters(model)
             models.append(model)
         return ModelList(*models)
 
@@ -349,7 +207,7 @@ class EnsembleModels:
         self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
     ) -> None:
         self.per_source = [
-            SourceGPs([_subsample(s, ENSEMBLE_SOURCE_POINTS)], n_metrics, fitted, f"source {s.name}")
+            SourceGPs([subsample(s, ENSEMBLE_SOURCE_POINTS)], n_metrics, fitted, f"source {s.name}")
             for s in sources
         ]
         self.pooled = SourceGPs(sources, n_metrics, fitted)
@@ -361,7 +219,7 @@ class EnsembleModels:
         members, self.last_weights = [], []
         rng = np.random.default_rng(len(x))
         for j in range(y.shape[1]):
-            target = _fitted(_gp(x, y[:, [j]]))
+            target = fit_gp(standardized_gp(x, y[:, [j]]))
             bases = [
                 (g.models[j], name)
                 for g, name in zip(self.per_source, self.names, strict=True)
@@ -370,7 +228,7 @@ class EnsembleModels:
             predictions = [m.posterior(x).mean.detach().squeeze(-1).numpy() for m, _ in bases]
             predictions.append(_loo_mean(target).numpy())
             weights = _ranking_weights(predictions, y[:, j].numpy(), rng)
-            scales = [_scale(m) for m, _ in bases] + [_scale(target)]
+            scales = [outcome_scale(m) for m, _ in bases] + [outcome_scale(target)]
             stats = (float(y[:, j].mean()), float(y[:, j].std().clamp_min(1e-9)))
             members.append(WeightedEnsemble([m for m, _ in bases] + [target], weights, scales, stats))
             self.last_weights.append(dict(zip([n for _, n in bases] + ["target"], weights, strict=True)))
@@ -384,12 +242,6 @@ class EnsembleModels:
         return self.pooled.prior()
 
 
-def _scale(model: SingleTaskGP) -> tuple[float, float]:
-    """Mean and std of a model's training outcomes (its Standardize transform's statistics)."""
-    transform = model.outcome_transform
-    return float(transform.means.squeeze()), float(transform.stdvs.squeeze())
-
-
 def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
     """Leave-one-out posterior means of an exact GP at its training points (closed form), in the
     units of its training outcomes."""
@@ -400,7 +252,7 @@ def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
         inverse = torch.linalg.inv(prior.covariance_matrix)
         loo = z - (inverse @ (z - prior.mean)) / torch.diagonal(inverse)
     model.eval()
-    mu, sigma = _scale(model)
+    mu, sigma = outcome_scale(model)
     return loo * sigma + mu
 
 
@@ -505,28 +357,3 @@ def build_models(
     space, goals = UnitSpace(campaign), Goals.of(campaign)
     metrics = [source_metrics(s, space, goals, campaign) for s in sources]
     return METHODS[campaign.transfer.method](metrics, len(goals.metrics), fitted)
-
-
-PRIOR_FORMAT = "batman source-GP hyperparameters 1"
-
-
-def save_fitted(fitted: dict[str, torch.Tensor], metrics: tuple[str, ...]) -> bytes:
-    """The fitted source GPs' hyperparameters as safetensors bytes, tagged with the goal metrics."""
-    tensors = {k: v.detach().contiguous() for k, v in fitted.items()}
-    return safetensors_save(tensors, {"format": PRIOR_FORMAT, "metrics": json.dumps(list(metrics))})
-
-
-def load_fitted(path: Path, metrics: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """The hyperparameters `save_fitted` wrote to `path` for these goal metrics; empty (the prior is
-    fitted again, with a warning) when the file is absent, unreadable or of other metrics."""
-    if not path.exists():
-        return {}
-    try:
-        with safe_open(path, framework="pt") as handle:
-            meta = handle.metadata() or {}
-            if meta.get("format") != PRIOR_FORMAT or json.loads(meta.get("metrics", "null")) != list(metrics):
-                raise ValueError("another format or other goal metrics")
-            return {k: handle.get_tensor(k) for k in handle.keys()}
-    except (OSError, ValueError, SafetensorError) as error:
-        logger.warning("%s: not used (%s); the transfer prior is fitted again", path, error)
-        return {}

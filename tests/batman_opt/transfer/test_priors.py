@@ -16,7 +16,8 @@ from batman_opt.errors import SpecError
 from batman_opt.local import run_local
 from batman_opt.session import CampaignSession
 from batman_opt.spec import load_campaign
-from batman_opt.transfer.priors import EnsembleModels, SourceMetrics
+from batman_opt.transfer.priors import EnsembleModels
+from batman_opt.transfer.source_gps import SourceMetrics
 
 GRID = np.linspace(0.0, 1.0, 13)
 
@@ -148,7 +149,7 @@ def test_the_report_shows_predictions_and_the_prior_weight_a_wrong_source_loses(
 
 
 def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path, monkeypatch, caplog):
-    from batman_opt.transfer import priors
+    from batman_opt.transfer import source_gps
 
     path = write_problem(tmp_path, "prior_mean")
     x = torch.rand(7, 2, dtype=torch.float64)
@@ -166,7 +167,7 @@ def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path
     def no_fit(model):
         raise AssertionError("the prior was fitted again")
 
-    monkeypatch.setattr(priors, "_fitted", no_fit)
+    monkeypatch.setattr(source_gps, "fit_gp", no_fit)
     with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
         assert torch.allclose(prior_mean(session), first, rtol=0, atol=1e-12)
     monkeypatch.undo()
@@ -174,20 +175,20 @@ def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path
     with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
         assert torch.allclose(prior_mean(session), first, rtol=0, atol=1e-9)
     assert "transfer_prior.safetensors: not used" in caplog.text
-    assert priors.load_fitted(saved, ("f",))
+    assert source_gps.load_fitted(saved, ("f",))
 
 
 def test_a_large_source_mean_keeps_to_the_exact_gp_mean():
     """Beyond MEAN_POINTS source points the mean is a subset-of-regressors fit on a maximin spread:
     within a few per cent of the output's spread of the exact GP's mean, away from the basis."""
-    from batman_opt.transfer import priors
+    from batman_opt.transfer import source_gps
 
     rng = np.random.default_rng(2)
     x = torch.tensor(rng.uniform(0, 1, (1000, 4)))
     y = torch.sin(3 * x[:, 0]) + x[:, 1] ** 2 - 0.5 * x[:, 2] * x[:, 3]
-    gps = priors.SourceGPs([SourceMetrics("s", x, y[:, None])], n_metrics=1)
+    gps = source_gps.SourceGPs([SourceMetrics("s", x, y[:, None])], n_metrics=1)
     gps.mean(0, x[:2])
-    assert len(gps._weights[0][1]) == priors.MEAN_POINTS  # the basis of the mean
+    assert len(gps._weights[0][1]) == source_gps.MEAN_POINTS  # the basis of the mean
     test = torch.tensor(rng.uniform(0, 1, (400, 4)))
     with torch.no_grad():
         exact = gps.models[0].posterior(test).mean.squeeze(-1)
@@ -198,7 +199,7 @@ def test_a_large_source_mean_keeps_to_the_exact_gp_mean():
 def test_maximin_spreads_its_points_wider_than_a_random_subset():
     from scipy.spatial.distance import pdist
 
-    from batman_opt.transfer.priors import maximin
+    from batman_opt.transfer.source_gps import maximin
 
     x = np.random.default_rng(0).uniform(0, 1, (800, 3))
     picked = maximin(x, 64)
