@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from batman_opt.local import run_local  # noqa: E402
 from batman_opt.optimize.targets import target_distance  # noqa: E402
 from batman_opt.session import CampaignSession  # noqa: E402
 from batman_opt.spec import Campaign, load_campaign  # noqa: E402
+from batman_opt.store import TrialRecord  # noqa: E402
 from batman_opt.transfer.sources import load_source  # noqa: E402
 
 # campaign file -> margin of the min/max objective that still counts as the goal (its own units)
@@ -108,8 +110,11 @@ def with_method(campaign: Campaign, method: str, seed: int) -> Campaign:
     )
 
 
-def bo_run(problem: Problem, method: str, seed: int, folder: Path) -> dict:
-    campaign = with_method(problem.campaign, method, seed)
+def timed_run(
+    campaign: Campaign, folder: Path, stop: Callable[[TrialRecord], bool] | None = None
+) -> tuple[list[TrialRecord], list[float]]:
+    """Run `campaign` in-process one recipe at a time (until its budget or `stop`): the records and
+    the seconds of each suggestion."""
     times: list[float] = []
     with CampaignSession.open(campaign, folder / campaign.name) as session:
         original = session.suggest
@@ -121,7 +126,13 @@ def bo_run(problem: Problem, method: str, seed: int, folder: Path) -> dict:
             return made
 
         session.suggest = timed
-        records = run_local(session, stop=lambda r: problem.row(r.parameters) in problem.goals)
+        records = run_local(session, stop=stop)
+    return records, times
+
+
+def bo_run(problem: Problem, method: str, seed: int, folder: Path) -> dict:
+    campaign = with_method(problem.campaign, method, seed)
+    records, times = timed_run(campaign, folder, lambda r: problem.row(r.parameters) in problem.goals)
     rows = [problem.row(r.parameters) for r in records]
     return trace(problem, rows, campaign.budget.max_trials) | {
         "suggest_s": statistics.median(times[1:] or times)

@@ -22,15 +22,14 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from batman_opt.local import run_local  # noqa: E402
-from batman_opt.session import CampaignSession  # noqa: E402
+from transfer_bo import timed_run  # noqa: E402  (benchmarks/, the script's own folder)
+
 from batman_opt.spec import Campaign, EvaluatorSpec, load_campaign  # noqa: E402
 
 METHODS = ("none", "prior_mean", "multitask", "ensemble", "auto")
@@ -52,22 +51,6 @@ def continuous(campaign: Campaign, method: str, trials: int) -> Campaign:
     )
 
 
-def suggestion_times(campaign: Campaign, folder: Path) -> list[float]:
-    times: list[float] = []
-    with CampaignSession.open(campaign, folder / campaign.name) as session:
-        original = session.suggest
-
-        def timed(n: int):
-            start = time.perf_counter()
-            made = original(n)
-            times.append(time.perf_counter() - start)
-            return made
-
-        session.suggest = timed
-        run_local(session)
-    return times[: campaign.budget.max_trials]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, required=True, help="where to write the figures")
@@ -84,7 +67,7 @@ def main() -> int:
     loads, results = [os.getloadavg()[0]], {}
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods:
-            times = suggestion_times(continuous(campaign, method, args.trials), Path(tmp))
+            _, times = timed_run(continuous(campaign, method, args.trials), Path(tmp))
             rest = times[1:] or times
             results[method] = {
                 "first": times[0],
