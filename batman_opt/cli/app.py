@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from batman_opt.errors import BatmanError, InputError
 from sims.errors import SimError
@@ -59,6 +60,22 @@ def writing(path: Path, option: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def stage_progress(prefix: str, quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """Progress bars of a job that reports `(stage, done, total)`: one bar a stage, named
+    `prefix + stage`, added when the stage first reports (none with `quiet`)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet) as progress:
+        bars: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(prefix + stage, total=total)
+            progress.update(bars[stage], completed=done)
+
+        yield report
 
 
 def _print_error(exc: Exception) -> None:

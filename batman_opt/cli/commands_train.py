@@ -13,9 +13,8 @@ from typing import Annotated
 
 import torch
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from batman_opt.cli.app import app, check_output, clean_errors, console, writing
+from batman_opt.cli.app import app, check_output, clean_errors, console, stage_progress, writing
 from batman_opt.errors import InputError
 from batman_opt.surrogates.calendering_training import TrainSettings, train_calendering
 from batman_opt.transfer.training import TrainConfig
@@ -53,17 +52,8 @@ def train_calendering_command(
     folders = " ".join(f"--data {folder.name}" for folder in data)
     command = f"batman train calendering {folders} --out {out.name} --epochs {epochs} --seed {seed}"
     start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=quiet) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def advance(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = progress.add_task(task, total=total)
-            progress.update(tasks[task], completed=done)
-
-        with writing(out, "--out"):
-            card = train_calendering(data, out, settings, command=command, on_progress=advance)
+    with stage_progress("", quiet) as advance, writing(out, "--out"):
+        card = train_calendering(data, out, settings, command=command, on_progress=advance)
     size_kb = out.stat().st_size / 1024
     console.print(f"calendering model -> {out} ({size_kb:.0f} kB, {time.perf_counter() - start:.0f} s)")
     for split, scores in card["metrics"].items():

@@ -14,9 +14,8 @@ from typing import Annotated
 
 import torch
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from batman_opt.cli.app import check_output, clean_errors, console, writing
+from batman_opt.cli.app import check_output, clean_errors, console, stage_progress, writing
 from batman_opt.cli.commands_train import train_app
 from batman_opt.errors import InputError
 
@@ -47,17 +46,8 @@ def train_drying_command(
         f" --epochs {epochs} --members {members} --seed {seed}"
     )
     start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=quiet) as progress:
-        tasks: dict[str, int] = {}
-
-        def on_progress(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = progress.add_task(f"drying model: {what}", total=total)
-            progress.update(tasks[what], completed=done)
-
-        with writing(out, "--out"):
-            model = train_drying(data, out, config, command=command, on_progress=on_progress)
+    with stage_progress("drying model: ", quiet) as on_progress, writing(out, "--out"):
+        model = train_drying(data, out, config, command=command, on_progress=on_progress)
     metrics = model.provenance["metrics"]
     shown = ", ".join(f"{k} {v:.3g}" for k, v in metrics.items() if k.startswith(("val_dz", "test_dz")))
     console.print(f"drying model -> {out} ({time.perf_counter() - start:.0f} s): {shown}")
