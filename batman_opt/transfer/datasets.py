@@ -22,10 +22,20 @@ What differs between source and target physics (not only the material constants)
   a film 8-11 um thick, about one particle, so its density includes that film's own rough top and
   scatters from one packing seed to the next (a dense calendered NMC111 electrode reaches 3-3.4
   g/cm3; the RVE 2.2-3.1).
-- Si-graphite: its DEM runs stop on particle overlaps above half a radius (sims.dem's bound) in most
-  recipes, in drying, AM fractions 0.91-0.96: 8 of the first 9 recipes with 70 AM particles 2.2
-  diameters wide, the first one with 110 particles 3 diameters wide. No SiGr target ships until the
-  DEM handles it; `batman dataset dem --material SiGr` builds one then.
+- Si-graphite: no target ships. Its DEM runs stop in the wet stage of drying on the overlap bound
+  (half the smaller radius): 8 of the first 9 recipes with 70 AM particles 2.2 diameters wide, the
+  first one with 110 particles 3 diameters wide. Cause (measured on recipe 0 of `--seed 2`): the wet
+  stage's scalings were sized for NMC111 in NMP, not for a coarse anode in water. A d50 particle
+  pressed at the capillary pressure (water 0.22 MPa, NMP 0.13) on one CBD contact overlaps ~0.7 of
+  the CBD radius at the softened CBD (x0.1; ~0.15 at its real stiffness; NMC111 ~0.1), and the fast
+  sweep (10x) resumes whenever a block ends below a quarter of that pressure, so the surface strikes
+  the AM skeleton, which jams far above the random-close-packing height, again and again (pressure
+  peaks of 1.4-2.6 P_cap, CBD particles pinched out at 17-35 m/s). Holding the slow speed once the
+  film carries load removes the peaks, yet the soft CBD still reaches the bound at 0.4 P_cap (59,000
+  steps instead of ~8,000); the real CBD stiffness alone triples the steps and still meets the
+  peaks. Both together cost ~20x the wet stage's steps (~7 min a recipe on one core) and change
+  the NMC111 runs, whose sweep also resumes 9-23 times after first carrying load; they wait for a
+  drying change of their own. `batman dataset dem --material SiGr` builds the target once the DEM handles it.
 - Shared by both: the comma-bar coating (sims.process.wet_thickness_um, Couette + pool-driven flux)
   and the mass balance that gives the mass loading, which the DEM RVE does not resolve (its film is
   a few particles thick); the target's thickness is that loading over the DEM density.
