@@ -6,9 +6,10 @@ The Ax experiment stays the one record of the campaign: chosen recipes are attac
 - Start: without a prior, a space-filling design until `initial_trials` recipes were tried and two
   completed (pools: the row nearest the centre, then each time the row farthest from every tried
   one; continuous: scrambled Sobol points continuing past the trials made). With a prior, the
-  prior's own acquisition proposes the first recipe (the best pool row; in a continuous space the
-  best of a Sobol design and the prior's source points) and the space-filling design the next ones
-  until the target GP can be fitted (`min_points`), so that a wrong prior costs one evaluation.
+  prior's own acquisition proposes the recipes (the best untried pool row; in a continuous space the
+  best of a Sobol design and the prior's source points) until the target GP can be fitted
+  (`min_points`): the first from the source alone, the next ones from the source shifted onto the
+  target data so far and conditioned on it (`SourceGPs.prior`), which also spreads them.
 - Then: the models of a `ModelFactory` (one output per goal metric), the acquisition of
   batman_opt.optimize.acquisition, maximized over the pool (`optimize_acqf_discrete`) or over the
   unit cube under the parameter constraints (`optimize_acqf`, `optimize_acqf_mixed` over the
@@ -52,8 +53,9 @@ class ModelFactory(Protocol):
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         """A model of y (n, m metrics) on x (n, d unit cube), n >= min_points."""
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        """A model usable before any target data, with its baseline points (x, y); None if none."""
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        """A model usable before the target GP can be fitted (x (n, d), y (n, m): the target data so
+        far, n < min_points, possibly 0), with its baseline points (x, y); None if none."""
 
 
 class ColdModels:
@@ -70,7 +72,7 @@ class ColdModels:
         fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
         return model
 
-    def prior(self) -> None:
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> None:
         return None
 
 
@@ -109,21 +111,15 @@ class BotorchGenerator:
             if n <= 0:
                 return []
         initial = self.campaign.budget.initial_trials or DEFAULT_INITIAL_TRIALS
-        prior = self.models.prior()
-        if prior is None and (len(tried) < initial or len(completed) < self.models.min_points):
+        x = torch.tensor(self.space.to_unit([r for r, _ in completed]), dtype=DTYPE)
+        y = torch.tensor(
+            [[float(m[name]) for name in self.goals.metrics] for _, m in completed], dtype=DTYPE
+        ).reshape(-1, len(self.goals.metrics))
+        fitted = len(completed) >= self.models.min_points
+        prior = self.models.prior(x, y)
+        if prior is None and (len(tried) < initial or not fitted):
             return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
-        if prior is not None and tried and len(completed) < self.models.min_points:
-            # the prior proposed its best recipe; until the target data can weigh it, spread the
-            # next ones (a wrong prior then costs one evaluation, not min_points)
-            return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
-        if prior is not None and not tried and n > 1:  # the prior's best, then spread ones
-            first = self.select(1, tried, completed, pending)
-            return first + self.select(n - 1, [first[0][0]], completed, [*pending, first[0][0]])
-        if len(completed) >= self.models.min_points:
-            x = torch.tensor(self.space.to_unit([r for r, _ in completed]), dtype=DTYPE)
-            y = torch.tensor(
-                [[float(m[name]) for name in self.goals.metrics] for _, m in completed], dtype=DTYPE
-            )
+        if fitted:
             model = self.models.fit(x, y)
         else:
             model, x, y = prior
@@ -138,13 +134,13 @@ class BotorchGenerator:
                 int(rows[np.argmin(np.abs(self._pool_x[rows] - p).sum(axis=1))]) for p in picked.numpy()
             ]
             recipes = [self._pool_recipe(i) for i in chosen]
-        elif len(completed) < self.models.min_points:
-            recipes = self.space.from_unit(self._prior_pick(acqf, n, x))
+        elif not fitted:
+            recipes = self.space.from_unit(self._prior_pick(acqf, n, x, tried))
         else:
             recipes = self.space.from_unit(self._optimize(acqf, n))
         with torch.no_grad():
             predicted = model.posterior(torch.tensor(self.space.to_unit(recipes), dtype=DTYPE)).mean.numpy()
-        weights = self.models.weights if len(completed) >= self.models.min_points else {"prior only": 1.0}
+        weights = self.models.weights if fitted else {"prior only": 1.0}
         return [
             (recipe, name, _notes(dict(zip(self.goals.metrics, row.tolist(), strict=True)), weights))
             for recipe, row in zip(recipes, predicted, strict=True)
@@ -165,14 +161,19 @@ class BotorchGenerator:
             x, _ = optimize_acqf(acqf, bounds, q=n, **kwargs)
         return x.detach().numpy()
 
-    def _prior_pick(self, acqf: Any, n: int, baseline: torch.Tensor) -> np.ndarray:
+    def _prior_pick(
+        self, acqf: Any, n: int, baseline: torch.Tensor, tried: Sequence[Mapping[str, Any]]
+    ) -> np.ndarray:
         """The prior's best n of PRIOR_CANDIDATES Sobol points and its baseline (source) points
-        (unit cube): a discrete maximization, since each step of a continuous one pays for the
-        source GPs' posterior over all their points (a 1,000-point source: ~8 s a recipe, against
-        well under one here)."""
+        (unit cube) not tried yet: a discrete maximization, since each step of a continuous one
+        pays for the source GPs' posterior over all their points (a 1,000-point source: ~8 s a
+        recipe, against well under one here)."""
         design = self.space.sobol(PRIOR_CANDIDATES, 0, self.campaign.seed)
         source = baseline.numpy()[self.space.feasible(baseline.numpy())]
         points = self.space.to_unit(self.space.from_unit(np.vstack([design, source])))  # snapped
+        if tried:
+            done = self.space.to_unit(tried)
+            points = points[np.abs(points[:, None, :] - done[None]).max(axis=2).min(axis=1) > 1e-9]
         picked, _ = optimize_acqf_discrete(
             acqf, q=n, choices=torch.tensor(points, dtype=DTYPE), max_batch_size=128
         )

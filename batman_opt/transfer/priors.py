@@ -17,7 +17,8 @@ and returns one output per goal metric, in the target's units.
 - `AutoModels` ("auto"): at each fit and for each goal metric, prior_mean or no prior, whichever has
   the larger leave-one-out pseudo-likelihood on the target data; the choices are logged.
 Before `min_points` target points exist, every prior proposes recipes with the pooled source GP
-(no Sobol start). Source metrics are the campaign's goal metrics computed from the source outcomes
+(no Sobol start), shifted onto the first target points and conditioned on them
+(`SourceGPs.prior`). Source metrics are the campaign's goal metrics computed from the source outcomes
 (`target_distance` included); a metric no source has is modelled without prior.
 """
 
@@ -32,7 +33,6 @@ from botorch.models import ModelListGP, MultiTaskGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
 from botorch.posteriors import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
 
 from batman_opt.optimize.acquisition import Goals
@@ -42,6 +42,7 @@ from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.transfer.source_gps import (
     DTYPE,
+    AffinePriorMean,
     SourceGPs,
     SourceMetrics,
     fit_gp,
@@ -58,31 +59,6 @@ MULTITASK_SOURCE_POINTS = 150
 ENSEMBLE_SOURCE_POINTS = 300  # points of each source's GP in the ensemble: its full posterior is
 # evaluated at every acquisition step (1,000 points: ~30 ms a step, 17 s a continuous suggestion)
 BOOTSTRAP_SAMPLES = 256
-
-
-class AffinePriorMean(Mean):
-    """m(x) = a * s(x) + b in the target GP's standardized units; s is a source GP's mean.
-
-    A GP's posterior evaluates its mean at its training inputs followed by the new points, once per
-    acquisition step and restart; s at `train_x` is computed once, so that a step costs the source
-    kernel at the new points only (a 1,000-point source made that kernel the bulk of a suggestion).
-    """
-
-    def __init__(self, source: SourceGPs, j: int, a: float, b: float, train_x: torch.Tensor) -> None:
-        super().__init__()
-        self.source, self.j, self.train_x = source, j, train_x
-        self.register_parameter("a", torch.nn.Parameter(torch.tensor(a, dtype=DTYPE)))
-        self.register_parameter("b", torch.nn.Parameter(torch.tensor(b, dtype=DTYPE)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a * self._source_mean(x) + self.b
-
-    def _source_mean(self, x: torch.Tensor) -> torch.Tensor:
-        n, batch = len(self.train_x), x.shape[:-2]
-        if x.shape[-2] <= n or not torch.equal(x[..., :n, :], self.train_x.expand(*batch, -1, -1)):
-            return self.source.mean(self.j, x)
-        head = self.source.mean(self.j, self.train_x).expand(*batch, -1)
-        return torch.cat([head, self.source.mean(self.j, x[..., n:, :])], dim=-1)
 
 
 class PriorMeanModels:
@@ -116,8 +92,8 @@ class PriorMeanModels:
         mean = AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma), x)
         return fit_gp(standardized_gp(x, y, mean))
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        return self.source.prior()
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.source.prior(x, y)
 
 
 class MultiTaskModels:
@@ -160,8 +136,8 @@ class MultiTaskModels:
             models.append(model)
         return ModelList(*models)
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        return self.pooled.prior()
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.pooled.prior(x, y)
 
 
 class WeightedEnsemble(Model):
@@ -234,8 +210,8 @@ class EnsembleModels:
         }
         return ModelList(*members)
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        return self.pooled.prior()
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.pooled.prior(x, y)
 
 
 def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
@@ -305,8 +281,8 @@ class AutoModels:
         }
         return ModelListGP(*models)
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
-        return self.with_prior.prior()
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        return self.with_prior.prior(x, y)
 
 
 def _loo_likelihood(gp: SingleTaskGP) -> float:

@@ -1,22 +1,28 @@
 """Source GPs of the transfer priors: per goal metric, a GP on the pooled source points (hyperparameters
 fitted on a seeded subsample, then conditioned on every point), its posterior mean as a cheap
-differentiable function of the campaign's unit cube, and the fitted hyperparameters on disk
-(safetensors in the run directory) so that a resumed run rebuilds the same prior without a fit.
+differentiable function of the campaign's unit cube (and as a GP mean, `AffinePriorMean`), the
+target's prior until its own GP can be fitted (`SourceGPs.prior`), and the fitted hyperparameters
+on disk (safetensors in the run directory) so that a resumed run rebuilds the same prior without a
+fit.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from botorch.exceptions import InputDataWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
-from botorch.models.model import Model
+from botorch.models.model import Model, ModelList
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import ScaleKernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from safetensors import SafetensorError, safe_open
@@ -163,13 +169,71 @@ class SourceGPs:
             self._at_fixed[j] = (x, x._version, value.detach())
         return value
 
-    def prior(self) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+    def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
+        """The prior of the target before its own GP can be fitted, with the source baseline and
+        the prior's predictions there; None if a metric has no source.
+
+        Without target data (x (0, d)): the source GPs. With target points x (n, d), y (n, m): per
+        metric a GP whose mean is the source mean shifted by its mean error at those points (another
+        material sits at another level) and whose kernel and noise are the source GP's, in the
+        source's units, conditioned on the target points: the shifted source near the recipes
+        tried, the source's own variability as the uncertainty away from them.
+        """
         if any(m is None for m in self.models):
             return None
-        model = ModelListGP(*self.models)
+        if len(x):
+            model: Model = ModelList(*(self._conditioned(j, x, y[:, [j]]) for j in range(len(self.models))))
+        else:
+            model = ModelListGP(*self.models)
         with torch.no_grad():
-            y = model.posterior(self.baseline).mean
-        return model, self.baseline, y
+            baseline_y = model.posterior(self.baseline).mean
+        return model, self.baseline, baseline_y
+
+    def _conditioned(self, j: int, x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
+        source = self.models[j]
+        _, sigma = outcome_scale(source)
+        with torch.no_grad():
+            offset = float((y.squeeze(-1) - self.mean(j, x)).mean())
+        covar = ScaleKernel(copy.deepcopy(source.covar_module))
+        covar.outputscale = sigma**2
+        with warnings.catch_warnings():  # in the target's units, on purpose (a few points, no scaling)
+            warnings.simplefilter("ignore", InputDataWarning)
+            gp = SingleTaskGP(
+                x,
+                y,
+                covar_module=covar,
+                mean_module=AffinePriorMean(self, j, 1.0, offset, x),
+                outcome_transform=None,
+            )
+        gp.likelihood.noise = source.likelihood.noise.detach() * sigma**2
+        gp.requires_grad_(False)
+        return gp.eval()
+
+
+class AffinePriorMean(Mean):
+    """m(x) = a * s(x) + b, s the source GPs' mean of metric j, in the units of the GP it is the
+    mean of (standardized for a fitted target GP).
+
+    A GP's posterior evaluates its mean at its training inputs followed by the new points, once per
+    acquisition step and restart; s at `train_x` is computed once, so that a step costs the source
+    kernel at the new points only (a 1,000-point source made that kernel the bulk of a suggestion).
+    """
+
+    def __init__(self, source: SourceGPs, j: int, a: float, b: float, train_x: torch.Tensor) -> None:
+        super().__init__()
+        self.source, self.j, self.train_x = source, j, train_x
+        self.register_parameter("a", torch.nn.Parameter(torch.tensor(a, dtype=DTYPE)))
+        self.register_parameter("b", torch.nn.Parameter(torch.tensor(b, dtype=DTYPE)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a * self._source_mean(x) + self.b
+
+    def _source_mean(self, x: torch.Tensor) -> torch.Tensor:
+        n, batch = len(self.train_x), x.shape[:-2]
+        if x.shape[-2] <= n or not torch.equal(x[..., :n, :], self.train_x.expand(*batch, -1, -1)):
+            return self.source.mean(self.j, x)
+        head = self.source.mean(self.j, self.train_x).expand(*batch, -1)
+        return torch.cat([head, self.source.mean(self.j, x[..., n:, :])], dim=-1)
 
 
 def outcome_scale(model: SingleTaskGP) -> tuple[float, float]:
