@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -41,6 +42,20 @@ FLAGS = (
 )
 
 
+def _remove_profile(profile: Path) -> None:
+    """Remove a browser profile folder; a child process being reaped can still add a file to it, so
+    a failed attempt is repeated for up to 5 s before the rest is left to the temporary folder."""
+    for _ in range(50):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
 def find_chromium() -> str | None:
     """Path of a Chromium/Chrome executable ($BATMAN_CHROMIUM first), or None."""
     for name in (os.environ.get("BATMAN_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
@@ -68,13 +83,13 @@ class HeadlessChromium:
         if self.executable is None:
             raise InputError("no chromium found (apt-get install chromium, or set BATMAN_CHROMIUM)")
         self.width, self.height = width, height
-        self._profile = tempfile.TemporaryDirectory(prefix="batman-chromium-")
+        self._profile: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._ws: websocket.WebSocket | None = None
         self._next_id = 0
 
     def __enter__(self) -> HeadlessChromium:
-        profile = Path(self._profile.name)
+        profile = self._profile = Path(tempfile.mkdtemp(prefix="batman-chromium-"))
         self._proc = subprocess.Popen(
             [
                 self.executable,
@@ -86,6 +101,7 @@ class HeadlessChromium:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its renderer, GPU and crashpad children share its process group
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30.0
@@ -106,13 +122,22 @@ class HeadlessChromium:
         if self._ws is not None:
             self._ws.close()
         if self._proc is not None:
-            self._proc.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._profile.cleanup()
+                pass
+            # children outlive the browser process for a moment and still write to the profile
+            self._signal_group(signal.SIGKILL)
+            self._proc.wait()
+        if self._profile is not None:
+            _remove_profile(self._profile)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:  # the whole group has already ended
+            pass
 
     # -- protocol -----------------------------------------------------------------------------
     def _send(self, method: str, params: dict[str, Any] | None = None) -> int:

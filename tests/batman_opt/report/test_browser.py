@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,44 @@ def test_report_of_a_real_quickstart_campaign_with_pngs(browser, tmp_path: Path)
     assert page.errors == [] and page.value == len(list(figures.glob("*.png"))) >= 6
     assert variance(page.screenshot_png) > MIN_VARIANCE
     assert all(variance(png.read_bytes()) > MIN_FIGURE_VARIANCE for png in figures.glob("*.png"))
+
+
+def test_the_browser_leaves_no_process_and_no_profile_behind():
+    """Chromium's renderer, GPU and crashpad children outlive its main process for a moment and keep
+    writing to the profile: leaving the browser ends its whole process group and removes the profile
+    (a left child once broke `batman report --png` in the profile's removal)."""
+    with HeadlessChromium() as browser:
+        group, profile = browser._proc.pid, browser._profile
+        assert profile.is_dir()
+        assert browser.open("about:blank", settle_s=0.2).errors == []
+    assert not profile.exists()
+    ps = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in ps.stdout.splitlines()]
+    alive = [row for row in rows if row[0] == str(group) and not row[1].startswith("Z")]
+    assert not alive, alive
+
+
+def test_a_profile_still_written_to_is_removed_once_the_writer_stops(tmp_path: Path):
+    """The race behind that failure, without a browser: a process keeps adding files to the profile
+    while it is removed; the removal tries again until the writer has stopped, and raises nothing."""
+    from batman_opt.report.browser import _remove_profile
+
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "end, i = time.monotonic() + 0.5, 0\n"
+            "while time.monotonic() < end:\n"
+            "    try: open(f'{sys.argv[1]}/Default/f{i}', 'w').close()\n"
+            "    except OSError: break\n"
+            "    i += 1\n",
+            str(profile),
+        ]
+    )
+    time.sleep(0.1)  # the writer is running
+    _remove_profile(profile)
+    writer.wait(10)
+    assert not profile.exists()
