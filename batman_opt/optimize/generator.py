@@ -44,18 +44,20 @@ DTYPE = torch.float64
 
 class ModelFactory(Protocol):
     """Builds the surrogate of the goal metrics; `name` tags the recipes it chose, `weights` says how
-    much the last fitted model leans on its prior (name -> number; empty without a prior)."""
+    much the last fitted model leans on its prior (name -> number; empty without a prior),
+    `has_prior` whether `prior` gives a model (every goal metric has a source)."""
 
     name: str
     min_points: int
     weights: dict[str, float]
+    has_prior: bool
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         """A model of y (n, m metrics) on x (n, d unit cube), n >= min_points."""
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         """A model usable before the target GP can be fitted (x (n, d), y (n, m): the target data so
-        far, n < min_points, possibly 0), with its baseline points (x, y); None if none."""
+        far, n < min_points, possibly 0), with its baseline points (x, y); None when not has_prior."""
 
 
 class ColdModels:
@@ -64,6 +66,7 @@ class ColdModels:
     name = "botorch"
     min_points = 2
     weights: dict[str, float] = {}
+    has_prior = False
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
         model = ModelListGP(
@@ -116,13 +119,12 @@ class BotorchGenerator:
             [[float(m[name]) for name in self.goals.metrics] for _, m in completed], dtype=DTYPE
         ).reshape(-1, len(self.goals.metrics))
         fitted = len(completed) >= self.models.min_points
-        prior = self.models.prior(x, y)
-        if prior is None and (len(tried) < initial or not fitted):
+        if not self.models.has_prior and (len(tried) < initial or not fitted):
             return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         if fitted:
             model = self.models.fit(x, y)
         else:
-            model, x, y = prior
+            model, x, y = self.models.prior(x, y)
         x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
         acqf = acquisition(model, self.goals, x, y, x_pending)
         name = self.models.name if free is None else f"pool-{self.models.name}"

@@ -95,6 +95,10 @@ class PriorMeanModels:
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.source.prior(x, y)
 
+    @property
+    def has_prior(self) -> bool:
+        return self.source.complete
+
 
 class MultiTaskModels:
     """One MultiTaskGP per metric over the source tasks and the target task (the last one)."""
@@ -138,6 +142,10 @@ class MultiTaskModels:
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.pooled.prior(x, y)
+
+    @property
+    def has_prior(self) -> bool:
+        return self.pooled.complete
 
 
 class WeightedEnsemble(Model):
@@ -213,6 +221,10 @@ class EnsembleModels:
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.pooled.prior(x, y)
 
+    @property
+    def has_prior(self) -> bool:
+        return self.pooled.complete
+
 
 def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
     """Leave-one-out posterior means of an exact GP at its training points (closed form), in the
@@ -283,6 +295,10 @@ class AutoModels:
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.with_prior.prior(x, y)
+
+    @property
+    def has_prior(self) -> bool:
+        return self.with_prior.has_prior
 
 
 def _loo_likelihood(gp: SingleTaskGP) -> float:

@@ -169,6 +169,11 @@ class SourceGPs:
             self._at_fixed[j] = (x, x._version, value.detach())
         return value
 
+    @property
+    def complete(self) -> bool:
+        """Whether every goal metric has a source GP (so that `prior` gives a model)."""
+        return all(m is not None for m in self.models)
+
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         """The prior of the target before its own GP can be fitted, with the source baseline and
         the prior's predictions there; None if a metric has no source.
@@ -179,7 +184,7 @@ class SourceGPs:
         source's units, conditioned on the target points: the shifted source near the recipes
         tried, the source's own variability as the uncertainty away from them.
         """
-        if any(m is None for m in self.models):
+        if not self.complete:
             return None
         if len(x):
             model: Model = ModelList(*(self._conditioned(j, x, y[:, [j]]) for j in range(len(self.models))))
