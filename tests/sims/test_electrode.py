@@ -102,7 +102,7 @@ def test_broken_run_raises_with_reason_not_numbers():
         evaluate({"compression_ratio": 0.2}, "NMC111", metrics=False, **opts)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # ~60 s on 2 cores: out of `make test` to keep CI under 15 min
 def test_default_rve_nmc_96_2_2():
     """The default RVE (300 AM, ~3,200 CBD particles) at the default recipe (96:2:2, 20 % compression)."""
     res = simulate_electrode({}, threads=2)
