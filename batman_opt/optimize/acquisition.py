@@ -52,6 +52,14 @@ class Goals:
         metrics = tuple(dict.fromkeys([m for m, _ in objectives] + [n for f in constraints for n in f[0]]))
         return cls(metrics, objectives, constraints)
 
+    def met(self, y: torch.Tensor) -> torch.Tensor:
+        """Whether each row of y (n, metrics in `metrics` order) meets every outcome constraint."""
+        index = {name: j for j, name in enumerate(self.metrics)}
+        ok = torch.ones(y.shape[:-1], dtype=torch.bool)
+        for coefs, rhs, op in self.constraints:
+            ok &= _constraint(coefs, rhs, op, index)(y) <= 0
+        return ok
+
 
 def _constraint(coefs: dict[str, float], rhs: float, op: str, index: dict[str, int]) -> Callable:
     sign = 1.0 if op == "<=" else -1.0
@@ -76,7 +84,7 @@ def acquisition(
     """
     index = {name: j for j, name in enumerate(goals.metrics)}
     constraints = [_constraint(c, rhs, op, index) for c, rhs, op in goals.constraints] or None
-    if constraints and not any(torch.all(torch.stack([g(y) <= 0 for g in constraints])) for y in y_baseline):
+    if constraints and not goals.met(y_baseline).any():
         return qLogProbabilityOfFeasibility(model, constraints, X_pending=x_pending)
     if len(goals.objectives) == 1:
         name, sign = goals.objectives[0]

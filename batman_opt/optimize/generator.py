@@ -8,8 +8,10 @@ The Ax experiment stays the one record of the campaign: chosen recipes are attac
   one; continuous: scrambled Sobol points continuing past the trials made). With a prior, the
   prior's own acquisition proposes the recipes (the best untried pool row; in a continuous space the
   best of a Sobol design and the prior's source points) until the target GP can be fitted
-  (`min_points`): the first from the source alone, the next ones from the source shifted onto the
-  target data so far and conditioned on it (`SourceGPs.prior`), which also spreads them.
+  (`min_points`): the first from the source alone (or, when the source's mean meets the outcome
+  constraints nowhere, the space-filling design's first: `_reaches_goals`), the next ones from the
+  source shifted onto the target data so far and conditioned on it (`SourceGPs.prior`), which also
+  spreads them.
 - Then: the models of a `ModelFactory` (one output per goal metric), the acquisition of
   batman_opt.optimize.acquisition, maximized over the pool (`optimize_acqf_discrete`) or over the
   unit cube under the parameter constraints (`optimize_acqf`, `optimize_acqf_mixed` over the
@@ -22,6 +24,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import gpytorch
 import numpy as np
 import pandas as pd
 import torch
@@ -125,6 +128,9 @@ class BotorchGenerator:
             model = self.models.fit(x, y)
         else:
             model, x, y = self.models.prior(x, y)
+            options = self._pool_x[free] if free is not None else self._prior_points(x, tried)
+            if not completed and not self._reaches_goals(model, options):
+                return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
         acqf = acquisition(model, self.goals, x, y, x_pending)
         name = self.models.name if free is None else f"pool-{self.models.name}"
@@ -137,7 +143,7 @@ class BotorchGenerator:
             ]
             recipes = [self._pool_recipe(i) for i in chosen]
         elif not fitted:
-            recipes = self.space.from_unit(self._prior_pick(acqf, n, x, tried))
+            recipes = self.space.from_unit(self._prior_pick(acqf, n, options))
         else:
             recipes = self.space.from_unit(self._optimize(acqf, n))
         with torch.no_grad():
@@ -163,22 +169,32 @@ class BotorchGenerator:
             x, _ = optimize_acqf(acqf, bounds, q=n, **kwargs)
         return x.detach().numpy()
 
-    def _prior_pick(
-        self, acqf: Any, n: int, baseline: torch.Tensor, tried: Sequence[Mapping[str, Any]]
-    ) -> np.ndarray:
-        """The prior's best n of PRIOR_CANDIDATES Sobol points and its baseline (source) points
-        (unit cube) not tried yet: a discrete maximization, since each step of a continuous one
-        pays for the source GPs' posterior over all their points (a 1,000-point source: ~8 s a
-        recipe, against well under one here)."""
+    def _prior_points(self, baseline: torch.Tensor, tried: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The recipes a prior chooses from in a continuous space (unit cube): PRIOR_CANDIDATES Sobol
+        points and its baseline (source) points, snapped to the parameters' grids, not tried yet."""
         design = self.space.sobol(PRIOR_CANDIDATES, 0, self.campaign.seed)
         source = baseline.numpy()[self.space.feasible(baseline.numpy())]
-        points = self.space.to_unit(self.space.from_unit(np.vstack([design, source])))  # snapped
+        points = self.space.to_unit(self.space.from_unit(np.vstack([design, source])))
         if tried:
             done = self.space.to_unit(tried)
             points = points[np.abs(points[:, None, :] - done[None]).max(axis=2).min(axis=1) > 1e-9]
-        picked, _ = optimize_acqf_discrete(
-            acqf, q=n, choices=torch.tensor(points, dtype=DTYPE), max_batch_size=128
-        )
+        return points
+
+    def _reaches_goals(self, prior: Model, points: np.ndarray) -> bool:
+        """Whether the prior's mean meets every outcome constraint (target bands included) at one of
+        `points` (unit cube). A source that meets them nowhere sits at another level (another
+        material): its pick would be where its tails reach furthest, an extreme recipe that says
+        little about the target's level, so the start design's first recipe measures that level."""
+        with torch.no_grad(), gpytorch.settings.skip_posterior_variances():
+            mean = prior.posterior(torch.tensor(points, dtype=DTYPE)).mean
+        return bool(self.goals.met(mean).any())
+
+    def _prior_pick(self, acqf: Any, n: int, points: np.ndarray) -> np.ndarray:
+        """The prior's best n of `points` (unit cube, `_prior_points`): a discrete maximization,
+        since each step of a continuous one pays for the source GPs' posterior over all their points
+        (a 1,000-point source: ~8 s a recipe, against well under one here)."""
+        choices = torch.tensor(points, dtype=DTYPE)
+        picked, _ = optimize_acqf_discrete(acqf, q=n, choices=choices, max_batch_size=128)
         return picked.numpy()
 
     def _start(

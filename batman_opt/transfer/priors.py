@@ -17,7 +17,8 @@ and returns one output per goal metric, in the target's units.
 - `AutoModels` ("auto"): at each fit and for each goal metric, prior_mean or no prior, whichever has
   the larger leave-one-out pseudo-likelihood on the target data; the choices are logged.
 Before `min_points` target points exist, every prior proposes recipes with the pooled source GP
-(no Sobol start), shifted onto the first target points and conditioned on them
+(no Sobol start; the first recipe is the space-filling design's where the source meets the goals'
+constraints nowhere), shifted onto the first target points and conditioned on them
 (`SourceGPs.prior`). Source metrics are the campaign's goal metrics computed from the source outcomes
 (`target_distance` included); a metric no source has is modelled without prior.
 """
