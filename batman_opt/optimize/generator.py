@@ -21,6 +21,7 @@ The Ax experiment stays the one record of the campaign: chosen recipes are attac
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -39,6 +40,8 @@ from batman_opt.constraints import satisfies
 from batman_opt.optimize.acquisition import ACQF_NUM_RESTARTS, ACQF_RAW_SAMPLES, Goals, acquisition
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.spec import Campaign, RangeParameter
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_INITIAL_TRIALS = 5
 PRIOR_CANDIDATES = 1024  # the design over which a prior without target data picks its recipe
@@ -130,6 +133,7 @@ class BotorchGenerator:
             model, x, y = self.models.prior(x, y)
             options = self._pool_x[free] if free is not None else self._prior_points(x, tried)
             if not completed and not self._reaches_goals(model, options):
+                logger.info("the transfer source meets the goals nowhere: one space-filling recipe first")
                 return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
         acqf = acquisition(model, self.goals, x, y, x_pending)
