@@ -133,7 +133,7 @@ class BotorchGenerator:
             model, x, y = self.models.prior(x, y)
             options = self._pool_x[free] if free is not None else self._prior_points(x, tried)
             if not completed and not self._reaches_goals(model, options):
-                logger.info("the transfer source meets the goals nowhere: one space-filling recipe first")
+                logger.info("the transfer source meets the goals nowhere: the first batch is space-filling")
                 return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
         acqf = acquisition(model, self.goals, x, y, x_pending)
