@@ -2,8 +2,9 @@
 
 One module per family: `voxelize` (images, sphere voxelization), `porosity` (porosity, density,
 thickness, mass loading), `surfaces` (interface areas), `transport` (tortuosity factor, effective
-diffusivity), `geometry` (geometric tortuosity, radial distribution function), `synthetic` (test
-structures with known properties). `measure` runs them all on one image.
+diffusivity; its solver's multigrid preconditioner in `multigrid`), `geometry` (geometric
+tortuosity, radial distribution function), `synthetic` (test structures with known properties).
+`measure` runs them all on one image.
 """
 
 from __future__ import annotations

@@ -121,16 +121,16 @@ def test_multigrid_preconditioner_is_symmetric_positive_definite():
     # CG is only valid with an SPD preconditioner: <u, M v> = <M u, v> and <u, M u> > 0. The inverse
     # diagonal is stored in float32, so symmetry holds to ~1e-8; a wrongly ordered post-smoother
     # breaks it at ~5e-3.
-    from sims.metrics import transport
+    from sims.metrics import multigrid, transport
 
     solver = transport.TortuositySolver(blobs((20, 18, 16), porosity=0.45, seed=9), "x")
-    levels = transport._hierarchy(*transport._face_conductances(solver._cond, solver._active))
+    levels = multigrid.hierarchy(*transport._face_conductances(solver._cond, solver._active))
     rng = np.random.default_rng(0)
     u, v = (levels[0].padded_zeros() for _ in range(2))
     u[1:-1, 1:-1, 1:-1] = rng.standard_normal(solver._cond.shape) * solver._active
     v[1:-1, 1:-1, 1:-1] = rng.standard_normal(solver._cond.shape) * solver._active
-    mu = transport._mg_cycle(levels, 0, u).copy()
-    mv = transport._mg_cycle(levels, 0, v).copy()
+    mu = multigrid.mg_cycle(levels, 0, u).copy()
+    mv = multigrid.mg_cycle(levels, 0, v).copy()
     assert np.vdot(v, mu) == pytest.approx(np.vdot(u, mv), rel=1e-6)
     assert np.vdot(u, mu) > 0 and np.vdot(v, mv) > 0
 
@@ -140,10 +140,10 @@ def test_multigrid_hierarchy_is_consistent_when_axes_coarsen_differently(shape):
     """Axes of 3 cells or fewer stop coarsening while the others go on: every level's face arrays
     must still match its cells, and each coarse face must carry the fine faces it covers (a uniform
     medium: the coarse conductances are those of the same medium on the coarse grid)."""
-    from sims.metrics import transport
+    from sims.metrics import multigrid, transport
 
     cond = np.ones(shape, dtype=np.float32)
-    levels = transport._hierarchy(*transport._face_conductances(cond, np.ones(shape, dtype=bool)))
+    levels = multigrid.hierarchy(*transport._face_conductances(cond, np.ones(shape, dtype=bool)))
     for level in levels:
         n0, n1, n2 = level.diag.shape
         assert level.gx.shape == (n0 + 1, n1, n2)
