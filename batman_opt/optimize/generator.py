@@ -97,7 +97,6 @@ class BotorchGenerator:
         self.models = models
         self.pool = None if candidates is None else in_campaign(campaign, candidates)
         self._pool_x = None if self.pool is None else self.space.to_unit(self.pool.to_dict(orient="records"))
-        self._rng = np.random.default_rng(campaign.seed)
 
     def select(
         self,
@@ -110,8 +109,22 @@ class BotorchGenerator:
         prediction of each goal metric at the recipe and its prior's weights (none for the start).
 
         tried: every recipe of the trial log; completed: (recipe, metrics) of the finished ones;
-        pending: the recipes still running. Fewer than `n` only when a pool runs out.
+        pending: the recipes still running. Fewer than `n` only when a pool runs out. The same
+        arguments give the same recipes: model fitting, the acquisition's MC samples and the
+        optimizer's raw samples draw from torch's RNG seeded by the campaign seed and len(tried),
+        apart from the caller's.
         """
+        with torch.random.fork_rng():
+            torch.manual_seed(self.campaign.seed * 100_003 + len(tried))
+            return self._select(n, tried, completed, pending)
+
+    def _select(
+        self,
+        n: int,
+        tried: Sequence[Mapping[str, Any]],
+        completed: Sequence[tuple[Mapping[str, Any], Mapping[str, float]]],
+        pending: Sequence[Mapping[str, Any]],
+    ) -> list[tuple[dict[str, Any], str, dict[str, str]]]:
         free = None
         if self._pool_x is not None:
             free = np.ones(len(self._pool_x), dtype=bool)
@@ -208,7 +221,7 @@ class BotorchGenerator:
             skip = len(tried)
             return [(r, "sobol") for r in self.space.from_unit(self.space.sobol(n, skip, self.campaign.seed))]
         taken = list(self._pool_x[~free])
-        order = self._rng.permutation(len(self._pool_x))  # seeded tie-breaks
+        order = np.random.default_rng((self.campaign.seed, len(tried))).permutation(len(self._pool_x))
         chosen = []
         for _ in range(n):
             options = order[free[order]]

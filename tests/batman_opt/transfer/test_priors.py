@@ -189,6 +189,23 @@ def test_the_report_shows_predictions_and_the_prior_weight_a_wrong_source_loses(
     assert scales["source.csv"] > 0.5 and scales["source.csv"] > scales["shuffled.csv"] + 0.15, scales
 
 
+def test_a_campaign_stopped_and_resumed_chooses_the_recipes_of_an_uninterrupted_one(tmp_path):
+    """The BoTorch generator seeds its draws (MC samples, raw samples, fits) from the campaign seed
+    and the trial count, not from whatever used torch's global generator before it."""
+    path = write_problem(tmp_path, "prior_mean")
+
+    def recipes(run_dir: Path, chunks: list[int], global_seeds: list[int]) -> list[tuple[float, float]]:
+        made = []
+        for n, global_seed in zip(chunks, global_seeds, strict=True):
+            torch.manual_seed(global_seed)
+            with CampaignSession.open(load_campaign(path), run_dir) as session:
+                made += run_local(session, max_trials=n)
+        return [(r.parameters["x"], r.parameters["y"]) for r in made]
+
+    whole = recipes(tmp_path / "whole", [8], [0])
+    assert recipes(tmp_path / "resumed", [4, 4], [1, 2]) == whole
+
+
 def test_the_fitted_prior_is_kept_with_the_run_and_used_again_on_resume(tmp_path, monkeypatch, caplog):
     from batman_opt.transfer import source_gps
 
