@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/batman run campaigns/quickstart.yaml --run-dir runs/quickstart
 
-# the fast suite and the slow end-to-end tests (~5 min); not the speed benchmarks nor the `long` runs
+# the fast suite and the slow end-to-end tests, two at a time (pytest-xdist; worksteal evens out the
+# long Ray tests); not the speed benchmarks nor the `long` runs
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not benchmark and not long" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not benchmark and not long" $(PYTEST_ARGS)
 
 # the fast suite only (plain `pytest` does the same): about a minute once numba has cached its kernels
 test-fast: $(STAMP)
