@@ -20,9 +20,10 @@ The Ax experiment stays the one record of the campaign: chosen recipes are attac
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import gpytorch
@@ -85,6 +86,22 @@ class ColdModels:
         return None
 
 
+def _seeded(select: Callable) -> Callable:
+    """`select` with torch's RNG (model fitting, the acquisition's MC samples, the optimizer's raw
+    samples) seeded by the campaign seed and the number of recipes tried, apart from the caller's:
+    a resumed campaign chooses what an uninterrupted one would."""
+
+    @functools.wraps(select)
+    def seeded(
+        self: BotorchGenerator, n: int, tried: Sequence, completed: Sequence, pending: Sequence
+    ) -> list:
+        with torch.random.fork_rng():
+            torch.manual_seed(self.campaign.seed * 100_003 + len(tried))
+            return select(self, n, tried, completed, pending)
+
+    return seeded
+
+
 class BotorchGenerator:
     """Chooses recipes for `campaign` with the models of `models`, from `candidates` when given."""
 
@@ -98,6 +115,7 @@ class BotorchGenerator:
         self.pool = None if candidates is None else in_campaign(campaign, candidates)
         self._pool_x = None if self.pool is None else self.space.to_unit(self.pool.to_dict(orient="records"))
 
+    @_seeded
     def select(
         self,
         n: int,
@@ -110,21 +128,8 @@ class BotorchGenerator:
 
         tried: every recipe of the trial log; completed: (recipe, metrics) of the finished ones;
         pending: the recipes still running. Fewer than `n` only when a pool runs out. The same
-        arguments give the same recipes: model fitting, the acquisition's MC samples and the
-        optimizer's raw samples draw from torch's RNG seeded by the campaign seed and len(tried),
-        apart from the caller's.
+        arguments give the same recipes (`_seeded`).
         """
-        with torch.random.fork_rng():
-            torch.manual_seed(self.campaign.seed * 100_003 + len(tried))
-            return self._select(n, tried, completed, pending)
-
-    def _select(
-        self,
-        n: int,
-        tried: Sequence[Mapping[str, Any]],
-        completed: Sequence[tuple[Mapping[str, Any], Mapping[str, float]]],
-        pending: Sequence[Mapping[str, Any]],
-    ) -> list[tuple[dict[str, Any], str, dict[str, str]]]:
         free = None
         if self._pool_x is not None:
             free = np.ones(len(self._pool_x), dtype=bool)
