@@ -64,12 +64,13 @@ def _parameter_config(p: RangeParameter | ChoiceParameter) -> RangeParameterConf
 TORCH_THREADS = 1
 
 
-def _generation_strategy(campaign: Campaign, existing: int = 0) -> GenerationStrategy:
+def _generation_strategy(campaign: Campaign, existing: int = 0, drawn: int = 0) -> GenerationStrategy:
     """Sobol (the center first), then BoTorch with a GP per outcome, with lean acquisition optimization.
 
     With `existing` trials in the experiment already (resume, lab sessions), they count towards the
-    Sobol budget, there is no center point and the Sobol sequence continues past them instead of
-    starting over (a new strategy object knows nothing of the trials its predecessors made)."""
+    Sobol budget, there is no center point and the Sobol sequence continues at position `drawn`
+    (the points its predecessors drew) instead of starting over (a new strategy object knows
+    nothing of the trials its predecessors made)."""
     strategy = choose_generation_strategy(
         GenerationStrategyDispatchStruct(
             method="fast",
@@ -82,7 +83,7 @@ def _generation_strategy(campaign: Campaign, existing: int = 0) -> GenerationStr
     )
     if existing:
         for spec in strategy.nodes_by_name["Sobol"].generator_specs:
-            spec.generator_kwargs = {**spec.generator_kwargs, "init_position": existing}
+            spec.generator_kwargs = {**spec.generator_kwargs, "init_position": drawn}
     optimizer = {"num_restarts": ACQF_NUM_RESTARTS, "raw_samples": ACQF_RAW_SAMPLES}
     # large campaigns: a window of the trials and warm-started GP fits (batman_opt.optimize.window);
     # a campaign with unordered choices keeps Ax's mixed GP and its transforms
@@ -196,7 +197,11 @@ class CampaignOptimizer:
         fraction of a second)."""
         if not records:
             return
-        self._strategy = _generation_strategy(self.campaign, existing=len(records))
+        # a fresh strategy's first trial is the centre, not a Sobol point: without it in the count,
+        # a resumed run skipped one point of the sequence and its recipes parted from an
+        # uninterrupted run's from there on
+        centre = records[0].generator == "sobol"
+        self._strategy = _generation_strategy(self.campaign, len(records), len(records) - centre)
         self.client.set_generation_strategy(self._strategy)
         experiment = self.client._experiment  # the Client's own Experiment (no public getter in Ax 1.3)
         metrics = {

@@ -1,6 +1,6 @@
 """Long campaigns: the trial log is replayed in bulk into the same Ax experiment as trial by trial,
-compacted atomically on resume, and the model of large campaigns sees a window of the trials and
-starts each fit from the last."""
+compacted atomically on resume, a resumed run chooses what an uninterrupted one would, and the
+model of large campaigns sees a window of the trials and starts each fit from the last."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from batman_opt.local import run_local
 from batman_opt.optimize import window
 from batman_opt.optimize.ax_client import CampaignOptimizer
 from batman_opt.optimize.window import WarmStartGP, window_rows
@@ -130,6 +131,22 @@ def test_a_resumed_run_compacts_its_log_into_one_part_atomically(tmp_path):
     assert [r.trial for r in store.trials()] == list(range(41))
     store.compact(keep=1)
     assert store.trials()[:40] == before and len(list(store.trials_dir.glob("*.parquet"))) == 1
+
+
+def test_a_resumed_run_chooses_the_recipes_of_an_uninterrupted_one(tmp_path):
+    """Ax path (continuous space, no prior): the resumed Sobol sequence takes up where it stopped
+    (the centre was the first trial, not a Sobol point), and BoTorch then sees the same data."""
+
+    def comma_gaps(run_dir: Path, chunks: list[int], global_seeds: list[int]) -> list[float]:
+        made = []
+        for n, global_seed in zip(chunks, global_seeds, strict=True):
+            torch.manual_seed(global_seed)
+            with CampaignSession.open(CAMPAIGN, run_dir) as session:
+                made += run_local(session, max_trials=n)
+        return [r.parameters["comma_gap_um"] for r in made]
+
+    whole = comma_gaps(tmp_path / "whole", [9], [0])  # 8 Sobol points (the centre first), 1 BoTorch
+    assert comma_gaps(tmp_path / "resumed", [5, 4], [1, 2]) == whole
 
 
 @pytest.mark.parametrize("n", [1, 511, 512, 513])
