@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sims import process  # noqa: E402
 from sims.electrode import recalender, simulate_electrode  # noqa: E402
-from sims.protocols.calendering import CalenderingConfig  # noqa: E402
+from sims.protocols.calendering_common import CalenderingConfig  # noqa: E402
 
 # a lab-like coating: 65 % solids, 200 um comma gap, 0.3 m/min (only its dried film matters here)
 COATING = {"solid_content": 0.65, "comma_gap_um": 200.0}

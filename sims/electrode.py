@@ -59,7 +59,8 @@ from sims.electrode_metrics import METRIC_OUTCOMES, cbd_relative_diffusivity, st
 from sims.errors import PhysicalInputError
 from sims.materials import ElectrodeMaterial, get_material
 from sims.metrics import VoxelImage
-from sims.protocols.calendering import CalenderingConfig, CalenderingResult, calender
+from sims.protocols.calendering import calender
+from sims.protocols.calendering_common import CalenderingConfig, CalenderingResult
 from sims.protocols.densification import mean_cbd_nanoporosity
 from sims.protocols.drying import DryingConfig, DryingResult, dry
 from sims.protocols.packing import (

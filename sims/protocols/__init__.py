@@ -5,6 +5,8 @@
 - packing.py: formulation -> particle counts per size class; non-overlapping random insertion.
 - drying.py: the slurry film shrinks under its evaporating surface into a dried, cohesive film.
 - calendering.py: a plate compresses the dried film to a gap or pressure, holds, releases, settles.
+- calendering_common.py: what the plate and the roll share: settings, result, gap and quasi-static
+  checks.
 - densification.py: the CBD's nanoporosity falls with its local pressure under calendering.
 - roll.py: a scaled roll passes over the tiled film at the gap.
 - contact_tables.py: particle/wall types (AM, CBD, collector, tool, free surface) and their tables.

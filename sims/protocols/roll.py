@@ -78,7 +78,7 @@ from sims.dem.state import Box, ParticleState
 from sims.dem.walls import PlaneWall, RollWall
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import ElectrodeMaterial
-from sims.protocols.calendering import (
+from sims.protocols.calendering_common import (
     DT_FRACTION,
     CalenderingConfig,
     CalenderingResult,

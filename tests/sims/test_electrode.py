@@ -22,7 +22,7 @@ from sims.electrode import (
 from sims.errors import PhysicalInputError, SimulationFailed
 from sims.materials import get_material
 from sims.metrics import AM, CBD, PORE, VoxelImage, porosity
-from sims.protocols.calendering import CalenderingConfig
+from sims.protocols.calendering_common import CalenderingConfig
 
 SMALL = {"n_am": 60, "lateral_um": 22.0, "calendering_config": CalenderingConfig(load_steps=20000)}
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sims.electrode import recalender, simulate_electrode
-from sims.protocols.calendering import CalenderingConfig
+from sims.protocols.calendering_common import CalenderingConfig
 
 AM_FRACTIONS = (0.90, 0.95, 0.97)
 COMPRESSIONS = (0.0, 0.17, 0.35)

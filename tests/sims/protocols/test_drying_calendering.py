@@ -6,7 +6,8 @@ import pytest
 from sims.dem import PlaneWall, Simulation
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
-from sims.protocols.calendering import DT_FRACTION, CalenderingConfig, calender
+from sims.protocols.calendering import calender
+from sims.protocols.calendering_common import DT_FRACTION, CalenderingConfig
 from sims.protocols.contact_tables import COLLECTOR_TYPE, electrode_contact_params
 from sims.protocols.drying import G, capillary_pressure_pa, dry
 from sims.protocols.film import sphere_volume_m3, top_m

@@ -7,7 +7,8 @@ from sims.dem import PlaneWall, Simulation
 from sims.electrode import METRIC_OUTCOMES, OUTCOMES, evaluate, simulate_electrode
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
-from sims.protocols.calendering import CalenderingConfig, calender
+from sims.protocols.calendering import calender
+from sims.protocols.calendering_common import CalenderingConfig
 from sims.protocols.contact_tables import COLLECTOR_TYPE, electrode_contact_params
 from sims.protocols.drying import dry
 from sims.protocols.film import sphere_volume_m3, top_m

@@ -6,7 +6,8 @@ import pytest
 from sims.dem import ParticleState
 from sims.errors import PhysicalInputError
 from sims.materials import get_material
-from sims.protocols.calendering import CalenderingConfig, PlateCalendering
+from sims.protocols.calendering import PlateCalendering
+from sims.protocols.calendering_common import CalenderingConfig
 from sims.protocols.drying import Drying
 from sims.protocols.packing import pack_slurry, particle_counts
 from sims.protocols.stepping import PressureServo
