@@ -64,24 +64,24 @@ def _parameter_config(p: RangeParameter | ChoiceParameter) -> RangeParameterConf
 TORCH_THREADS = 1
 
 
-def _generation_strategy(campaign: Campaign, existing: int = 0, drawn: int = 0) -> GenerationStrategy:
+def _generation_strategy(campaign: Campaign, drawn: int | None = None) -> GenerationStrategy:
     """Sobol (the center first), then BoTorch with a GP per outcome, with lean acquisition optimization.
 
-    With `existing` trials in the experiment already (resume, lab sessions), they count towards the
-    Sobol budget, there is no center point and the Sobol sequence continues at position `drawn`
-    (the points its predecessors drew) instead of starting over (a new strategy object knows
-    nothing of the trials its predecessors made)."""
+    With `drawn` given (resume, lab sessions: trials in the experiment already, which count towards
+    the Sobol budget), there is no center point and the Sobol sequence continues at position
+    `drawn` (the points its predecessors drew) instead of starting over (a new strategy object
+    knows nothing of the trials its predecessors made)."""
     strategy = choose_generation_strategy(
         GenerationStrategyDispatchStruct(
             method="fast",
             initialization_budget=campaign.budget.initial_trials,
             initialization_random_seed=campaign.seed,
-            initialize_with_center=existing == 0,
+            initialize_with_center=drawn is None,
             use_existing_trials_for_initialization=True,
             allow_exceeding_initialization_budget=True,
         )
     )
-    if existing:
+    if drawn is not None:
         for spec in strategy.nodes_by_name["Sobol"].generator_specs:
             spec.generator_kwargs = {**spec.generator_kwargs, "init_position": drawn}
     optimizer = {"num_restarts": ACQF_NUM_RESTARTS, "raw_samples": ACQF_RAW_SAMPLES}
@@ -201,7 +201,7 @@ class CampaignOptimizer:
         # a resumed run skipped one point of the sequence and its recipes parted from an
         # uninterrupted run's from there on
         centre = records[0].generator == "sobol"
-        self._strategy = _generation_strategy(self.campaign, len(records), len(records) - centre)
+        self._strategy = _generation_strategy(self.campaign, drawn=len(records) - centre)
         self.client.set_generation_strategy(self._strategy)
         experiment = self.client._experiment  # the Client's own Experiment (no public getter in Ax 1.3)
         metrics = {
