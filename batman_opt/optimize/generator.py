@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 import torch
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_mixed
-from gpytorch.mlls import SumMarginalLogLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from batman_opt.constraints import satisfies
 from batman_opt.optimize.acquisition import ACQF_NUM_RESTARTS, ACQF_RAW_SAMPLES, Goals, acquisition
@@ -68,7 +68,8 @@ class ModelFactory(Protocol):
 
 
 class ColdModels:
-    """One GP per metric (standardized outcomes, MLL-fitted hyperparameters): no prior."""
+    """One GP per metric (standardized outcomes, MLL-fitted hyperparameters), batched into one
+    multi-output model as Ax does: no prior."""
 
     name = "botorch"
     min_points = 2
@@ -76,11 +77,9 @@ class ColdModels:
     has_prior = False
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        model = ModelListGP(
-            *(SingleTaskGP(x, y[:, [j]], outcome_transform=Standardize(m=1)) for j in range(y.shape[1]))
-        )
-        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
-        return model
+        model = SingleTaskGP(x, y, outcome_transform=Standardize(m=y.shape[1]))
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        return model.eval()
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> None:
         return None

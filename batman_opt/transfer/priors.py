@@ -5,7 +5,7 @@ and returns one output per goal metric, in the target's units.
 - `PriorMeanModels` ("prior_mean"): per metric, a GP fitted once on the sources (pooled) is the mean
   function of the target GP, m(x) = a * s(x) + b with a and b learned with the kernel by marginal
   likelihood from the target data, so that the GP models the residual; a source that does not help
-  gets a -> 0.
+  gets a -> 0. The metrics' GPs are one batched model (one posterior per acquisition step).
 - `MultiTaskModels` ("multitask"): per metric, one `MultiTaskGP` over the source tasks and the target
   task (an index kernel learns the inter-task correlation from the data); at most
   `MULTITASK_SOURCE_POINTS` points per source, so that a suggestion stays fast.
@@ -14,8 +14,9 @@ and returns one output per goal metric, in the target's units.
   on the target, weighted by how often each ranks the target data best (bootstrap of the pairwise
   ranking loss; leave-one-out predictions for the target GP), outputs combined in standardized
   units and mapped back to the target's.
-- `AutoModels` ("auto"): at each fit and for each goal metric, prior_mean or no prior, whichever has
-  the larger leave-one-out pseudo-likelihood on the target data; the choices are logged.
+- `AutoModels` ("auto"): at each fit and for each goal metric, prior_mean or no prior, whichever
+  predicts the target data better left out one at a time (mean leave-one-out log density); the
+  choices are logged.
 Before `min_points` target points exist, every prior proposes recipes with the pooled source GP
 (no Sobol start; the first recipe is the space-filling design's where the source meets the goals'
 constraints nowhere), shifted onto the first target points and conditioned on them
@@ -26,18 +27,19 @@ constraints nowhere), shifted onto the first target points and conditioned on th
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import ModelListGP, MultiTaskGP, SingleTaskGP
+from botorch.models import MultiTaskGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
 from botorch.posteriors import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from batman_opt.optimize.acquisition import Goals
-from batman_opt.optimize.generator import ColdModels, ModelFactory
+from batman_opt.optimize.generator import ModelFactory
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
@@ -75,22 +77,26 @@ class PriorMeanModels:
         self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        models = [self._metric(x, y[:, [j]], j) for j in range(y.shape[1])]
+        metrics = [j if m is not None else None for j, m in enumerate(self.source.models)]
+        model = self.affine_gp(x, y, metrics)
         # the prior's share: the spread of a * s(x) over the target points, in units of the target's
         # own spread (~1: the prior carries the trend; ~0: the GP ignores it)
         with torch.no_grad():
             self.weights = {
-                f"prior share, metric {j}": float(abs(m.mean_module.a) * self.source.mean(j, x).std())
-                for j, m in enumerate(models)
-                if isinstance(m.mean_module, AffinePriorMean)
+                f"prior share, metric {j}": float(abs(model.mean_module.a[j]) * self.source.mean(j, x).std())
+                for j in metrics
+                if j is not None
             }
-        return ModelListGP(*models)
+        return model
 
-    def _metric(self, x: torch.Tensor, y: torch.Tensor, j: int) -> SingleTaskGP:
-        if self.source.models[j] is None:
-            return fit_gp(standardized_gp(x, y))
-        mu, sigma = y.mean(), y.std().clamp_min(1e-9)
-        mean = AffinePriorMean(self.source, j, float(1.0 / sigma), float(-mu / sigma), x)
+    def affine_gp(self, x: torch.Tensor, y: torch.Tensor, metrics: list[int | None]) -> SingleTaskGP:
+        """One GP over the metrics (batched), output i with the source mean of metrics[i] scaled and
+        shifted (a, b fitted with the kernel) as its mean; a constant mean where metrics[i] is None.
+        a starts at 1 / (the target's std), b at -mean / std (the source in the target's units;
+        b at 0 without a source: the standardized outcomes' mean)."""
+        mu, sigma = y.mean(dim=0), y.std(dim=0).clamp_min(1e-9)
+        sourced = torch.tensor([j is not None for j in metrics])
+        mean = AffinePriorMean(self.source, metrics, 1.0 / sigma, torch.where(sourced, -mu / sigma, 0.0), x)
         return fit_gp(standardized_gp(x, y, mean))
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
@@ -227,18 +233,24 @@ class EnsembleModels:
         return self.pooled.complete
 
 
-def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
-    """Leave-one-out posterior means of an exact GP at its training points (closed form), in the
-    units of its training outcomes."""
+def _loo(model: SingleTaskGP) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leave-one-out predictive means and variances of an exact GP at its training points (closed
+    form), in its standardized units, per output: (..., n) each."""
     model.train()  # the prior at the training points, not the posterior
     with torch.no_grad():
-        prior = model.likelihood(model(*model.train_inputs))  # standardized units
+        prior = model.likelihood(model(*model.train_inputs))
         z = model.train_targets
         inverse = torch.linalg.inv(prior.covariance_matrix)
-        loo = z - (inverse @ (z - prior.mean)) / torch.diagonal(inverse)
+        diag = inverse.diagonal(dim1=-2, dim2=-1)
+        mean = z - (inverse @ (z - prior.mean).unsqueeze(-1)).squeeze(-1) / diag
     model.eval()
+    return mean, 1.0 / diag
+
+
+def _loo_mean(model: SingleTaskGP) -> torch.Tensor:
+    """Leave-one-out means of a single-output GP at its training points, in its outcome's units."""
     mu, sigma = outcome_scale(model)
-    return loo * sigma + mu
+    return _loo(model)[0] * sigma + mu
 
 
 def _ranking_weights(predictions: list[np.ndarray], y: np.ndarray, rng: np.random.Generator) -> list[float]:
@@ -256,7 +268,7 @@ def _ranking_weights(predictions: list[np.ndarray], y: np.ndarray, rng: np.rando
 
 class AutoModels:
     """At each fit and for each goal metric, the prior-mean GP or the plain GP, whichever has the
-    larger leave-one-out pseudo-likelihood on the target data: a source can carry one metric's trend
+    larger leave-one-out log density on the target data: a source can carry one metric's trend
     and mislead another's (another simulator gets the mass balance right and the packing wrong)."""
 
     min_points = 3
@@ -265,34 +277,61 @@ class AutoModels:
         self, sources: list[SourceMetrics], n_metrics: int, fitted: dict[str, torch.Tensor] | None = None
     ) -> None:
         self.with_prior = PriorMeanModels(sources, n_metrics, fitted)
-        self.cold = ColdModels()
         self.name = "botorch+auto"
         self.choices: list[str] = []
         self.weights: dict[str, float] = {}
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        with_prior, plain = self.with_prior.fit(x, y).models, self.cold.fit(x, y).models
-        models, choices, scores = [], [], []
-        for j, (a, b) in enumerate(zip(with_prior, plain, strict=True)):
-            score = (_loo_likelihood(a), _loo_likelihood(b))
-            use = score[0] > score[1]
-            models.append(a if use else b)
-            choices.append("prior_mean" if use else "none")
-            scores.append(f"metric {j}: prior_mean {score[0]:.2f}, none {score[1]:.2f}")
+        m = y.shape[1]
+        with_prior = self.with_prior.fit(x, y)
+        plain = self.with_prior.affine_gp(x, y, [None] * m)
+        scores = torch.stack([_loo_likelihood(with_prior), _loo_likelihood(plain)]).reshape(2, m)
+        use = scores[0] > scores[1]
+        choices = ["prior_mean" if u else "none" for u in use.tolist()]
         if choices != self.choices:
+            pairs = scores.T.tolist()
             logger.warning(
-                "transfer auto: %s (leave-one-out log-likelihood %s)", ", ".join(choices), "; ".join(scores)
+                "transfer auto: %s (leave-one-out log-likelihood %s)",
+                ", ".join(choices),
+                "; ".join(f"metric {j}: prior_mean {a:.2f}, none {b:.2f}" for j, (a, b) in enumerate(pairs)),
             )
         self.choices = choices
         kinds = set(choices)
         self.name = f"botorch+auto:{kinds.pop() if len(kinds) == 1 else 'mixed'}"
+        shares = self.with_prior.weights
         self.weights = {
-            f"prior share, metric {j}": self.with_prior.weights.get(f"prior share, metric {j}", 0.0)
-            if choice == "prior_mean"
-            else 0.0
-            for j, choice in enumerate(choices)
+            f"prior share, metric {j}": shares.get(f"prior share, metric {j}", 0.0) if u else 0.0
+            for j, u in enumerate(use.tolist())
         }
-        return ModelListGP(*models)
+        if use.all():
+            return with_prior
+        if not use.any():
+            return plain
+        return self._mixed(with_prior, plain, use, x, y)
+
+    def _mixed(
+        self,
+        with_prior: SingleTaskGP,
+        plain: SingleTaskGP,
+        use: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+    ) -> SingleTaskGP:
+        """One batched GP whose output j is `with_prior`'s where use[j], `plain`'s elsewhere (both are
+        fitted batched GPs of the same structure: their hyperparameters are picked output by output)."""
+        metrics = [j if u else None for j, u in enumerate(use.tolist())]
+        ones = torch.ones(len(use))
+        model = standardized_gp(x, y, AffinePriorMean(self.with_prior.source, metrics, ones, 0 * ones, x))
+        own, other = with_prior.state_dict(), plain.state_dict()
+        picked = {
+            k: torch.where(use.reshape(-1, *[1] * (v.dim() - 1)), v, other[k])
+            if v.dim() and v.shape[0] == len(use)
+            else v
+            for k, v in own.items()
+            if not k.startswith("outcome_transform")
+        }
+        model.load_state_dict(picked, strict=False)
+        return model.eval()
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[Model, torch.Tensor, torch.Tensor] | None:
         return self.with_prior.prior(x, y)
@@ -302,14 +341,11 @@ class AutoModels:
         return self.with_prior.has_prior
 
 
-def _loo_likelihood(gp: SingleTaskGP) -> float:
-    """Leave-one-out pseudo-likelihood of a fitted exact GP on its training data."""
-    with torch.no_grad():
-        gp.train()
-        loo = LeaveOneOutPseudoLikelihood(gp.likelihood, gp)
-        value = float(loo(gp(*gp.train_inputs), gp.train_targets))
-        gp.eval()
-    return value
+def _loo_likelihood(gp: SingleTaskGP) -> torch.Tensor:
+    """Mean leave-one-out predictive log density of a fitted exact GP's training data, per output
+    (standardized units: the same for two GPs of the same data)."""
+    mean, var = _loo(gp)
+    return (-0.5 * (torch.log(2 * math.pi * var) + (gp.train_targets - mean) ** 2 / var)).mean(dim=-1)
 
 
 METHODS = {

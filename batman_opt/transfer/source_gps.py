@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,10 @@ class SourceMetrics:
 
 
 def standardized_gp(x: torch.Tensor, y: torch.Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
-    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=1))
+    """A GP of y (n, m outputs) on x with standardized outcomes: for m > 1 one batched model (its
+    outputs independent GPs, evaluated and fitted together: an acquisition step costs one posterior
+    instead of m)."""
+    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=y.shape[-1]))
 
 
 def fit_gp(model: SingleTaskGP) -> SingleTaskGP:
@@ -164,7 +168,7 @@ class SourceGPs:
         if not x.requires_grad and last and last[0] is x and last[1] == x._version:
             return last[2]  # the same tensor, unchanged: a GP fit evaluates its inputs again and again
         covar, basis, w, constant, mu, sigma = self._weights[j]
-        value = (covar(x, basis).to_dense() @ w + constant) * sigma + mu
+        value = (covar.forward(x, basis) @ w + constant) * sigma + mu  # dense, without the lazy tensor
         if not x.requires_grad:
             self._at_fixed[j] = (x, x._version, value.detach())
         return value
@@ -207,7 +211,7 @@ class SourceGPs:
                 x,
                 y,
                 covar_module=covar,
-                mean_module=AffinePriorMean(self, j, 1.0, offset, x),
+                mean_module=AffinePriorMean(self, [j], torch.ones(1), torch.full((1,), offset), x),
                 outcome_transform=None,
             )
         gp.likelihood.noise = source.likelihood.noise.detach() * sigma**2
@@ -216,29 +220,45 @@ class SourceGPs:
 
 
 class AffinePriorMean(Mean):
-    """m(x) = a * s(x) + b, s the source GPs' mean of metric j, in the units of the GP it is the
-    mean of (standardized for a fitted target GP).
+    """m_i(x) = a_i * s_i(x) + b_i for output i of a GP, s_i the source GPs' mean of metric
+    metrics[i] (0 where metrics[i] is None: a constant mean), in the units of the GP it is the mean
+    of (standardized for a fitted target GP). One output: x (..., n, d) -> (..., n); several (a
+    batched multi-output GP): x (..., outputs, n, d) -> (..., outputs, n).
 
     A GP's posterior evaluates its mean at its training inputs followed by the new points, once per
     acquisition step and restart; s at `train_x` is computed once, so that a step costs the source
     kernel at the new points only (a 1,000-point source made that kernel the bulk of a suggestion).
     """
 
-    def __init__(self, source: SourceGPs, j: int, a: float, b: float, train_x: torch.Tensor) -> None:
+    def __init__(
+        self,
+        source: SourceGPs,
+        metrics: Sequence[int | None],
+        a: torch.Tensor,
+        b: torch.Tensor,
+        train_x: torch.Tensor,
+    ) -> None:
         super().__init__()
-        self.source, self.j, self.train_x = source, j, train_x
-        self.register_parameter("a", torch.nn.Parameter(torch.tensor(a, dtype=DTYPE)))
-        self.register_parameter("b", torch.nn.Parameter(torch.tensor(b, dtype=DTYPE)))
+        self.source, self.metrics, self.train_x = source, list(metrics), train_x
+        self.register_parameter("a", torch.nn.Parameter(a.to(DTYPE)))
+        self.register_parameter("b", torch.nn.Parameter(b.to(DTYPE)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a * self._source_mean(x) + self.b
+        if len(self.metrics) == 1:
+            return self.a[0] * self._source_mean(self.metrics[0], x) + self.b[0]
+        s = torch.stack([self._source_mean(j, x[..., i, :, :]) for i, j in enumerate(self.metrics)], dim=-2)
+        return self.a[:, None] * s + self.b[:, None]
 
-    def _source_mean(self, x: torch.Tensor) -> torch.Tensor:
+    def _source_mean(self, j: int | None, x: torch.Tensor) -> torch.Tensor:
+        if j is None:
+            return torch.zeros(x.shape[:-1], dtype=x.dtype)
         n, batch = len(self.train_x), x.shape[:-2]
-        if x.shape[-2] <= n or not torch.equal(x[..., :n, :], self.train_x.expand(*batch, -1, -1)):
-            return self.source.mean(self.j, x)
-        head = self.source.mean(self.j, self.train_x).expand(*batch, -1)
-        return torch.cat([head, self.source.mean(self.j, x[..., n:, :])], dim=-1)
+        if x.shape[-2] < n or not torch.equal(x[..., :n, :], self.train_x.expand(*batch, -1, -1)):
+            return self.source.mean(j, x)
+        head = self.source.mean(j, self.train_x).expand(*batch, -1)
+        if x.shape[-2] == n:
+            return head
+        return torch.cat([head, self.source.mean(j, x[..., n:, :])], dim=-1)
 
 
 def outcome_scale(model: SingleTaskGP) -> tuple[float, float]:
