@@ -18,10 +18,12 @@ What differs between source and target physics (not only the material constants)
   estimated from moduli in series, against elastic-plastic particle contacts whose unloading gives
   the spring-back; the DEM's densification with compression follows from the contacts.
 - Tortuosity factor: a Bruggeman estimate against a diffusion solve on the voxelized structure.
-- Limits of the cheap target: the NMC111 RVE (40 AM particles, 2.2 largest diameters wide) dries to
-  a film 8-11 um thick, about one particle, so its density includes that film's own rough top and
-  scatters from one packing seed to the next (a dense calendered NMC111 electrode reaches 3-3.4
-  g/cm3; the RVE 2.2-3.1).
+- The target's RVE: 120 NMC111 AM particles, 2.2 largest diameters wide, dry to a film 19-32 um
+  thick (two to three particles; ~70 s a recipe on one core). Its density (2.2-3.7 g/cm3; a dense
+  calendered NMC111 electrode reaches 3-3.4) follows the recipe: a linear fit on AM fraction,
+  compression and solid content explains 92 % of its variance over the 39 shipped recipes. The
+  first target had 40 particles, a film 8-11 um thick, about one particle, whose own rough top
+  made the density scatter from one packing seed to the next (63 % explained, over its 36 recipes).
 - Si-graphite: no target ships. Its DEM runs stop in the wet stage of drying on the overlap bound
   (half the smaller radius): 8 of the first 9 recipes with 70 AM particles 2.2 diameters wide, the
   first one with 110 particles 3 diameters wide. Cause (measured on recipe 0 of `--seed 2`): the wet
@@ -98,10 +100,10 @@ LAB_OUTPUTS = ("mass_loading_mg_cm2", "porosity")
 TEXTBOOK_WET_TO_GAP_RATIO = 1.0  # wet film = comma gap, the coater's rule of thumb
 TEXTBOOK_PACKING_FRACTION = 0.64  # random close packing of monodisperse spheres
 
-# The small target RVE: AM particles and a square side of 2.2 largest AM diameters (the default of
-# sims.electrode is three), so that the wet film of the densest slurry is still thicker than the
-# largest particle at a few seconds to a minute per recipe on one core.
-DEM_N_AM = {"NMC111": 40, "SiGr": 70, "graphite": 70}
+# The target RVE: AM particles and a square side of 2.2 largest AM diameters (the default of
+# sims.electrode is three): NMC111's dried film is two to three particles thick at about a minute
+# per recipe on one core (module doc).
+DEM_N_AM = {"NMC111": 120, "SiGr": 70, "graphite": 70}
 DEM_LATERAL_DIAMETERS = 2.2
 
 

@@ -97,7 +97,9 @@ def test_dem_dataset_row(tmp_path):
     out = tmp_path / "nmc.parquet"
     result = runner.invoke(
         app,
-        ["dataset", "dem", "--material", "NMC111", "--n", "1", "--seed", "1", "--quiet", "--out", str(out)],
+        # a 40-particle RVE (the default 120 takes ~1 min)
+        ["dataset", "dem", "--material", "NMC111", "--n", "1", "--n-am", "40", "--seed", "1", "--quiet"]
+        + ["--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     row = pd.read_parquet(out).iloc[0]
