@@ -345,6 +345,17 @@ def test_auto_takes_the_prior_for_the_metric_it_carries_and_leaves_it_for_the_ot
     models = AutoModels([SourceMetrics("s", x, y)], n_metrics=2)
     tx = torch.tensor(rng.uniform(0, 1, (12, 2)))
     f = torch.tensor(target_f(tx[:, 0].numpy(), tx[:, 1].numpy()))
-    models.fit(tx, torch.stack([f, f], dim=1))
+    ty = torch.stack([f, f], dim=1)
+    mixed = models.fit(tx, ty)
     assert models.choices == ["prior_mean", "none"] and models.name == "botorch+auto:mixed"
     assert models.weights["prior share, metric 0"] > 0.5 and models.weights["prior share, metric 1"] == 0.0
+    # the one model it returns predicts metric 0 as the prior-mean GP and metric 1 as the plain GP
+    test = torch.tensor(rng.uniform(0, 1, (50, 2)))
+    prior_gp, plain_gp = models.with_prior.fit(tx, ty), models.with_prior.affine_gp(tx, ty, [None, None])
+    with torch.no_grad():
+        got, prior, plain = (m.posterior(test) for m in (mixed, prior_gp, plain_gp))
+    assert torch.allclose(got.mean[:, 0], prior.mean[:, 0])
+    assert torch.allclose(got.mean[:, 1], plain.mean[:, 1])
+    assert torch.allclose(got.variance[:, 0], prior.variance[:, 0])
+    assert torch.allclose(got.variance[:, 1], plain.variance[:, 1])
+    assert not torch.allclose(prior.mean[:, 1], plain.mean[:, 1])  # the two differ where it matters
