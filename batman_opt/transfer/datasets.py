@@ -22,8 +22,11 @@ What differs between source and target physics (not only the material constants)
   thick (two to three particles; ~70 s a recipe on one core). Its density (2.2-3.7 g/cm3; a dense
   calendered NMC111 electrode reaches 3-3.4) follows the recipe: a linear fit on AM fraction,
   compression and solid content explains 92 % of its variance over the 39 shipped recipes. The
-  first target had 40 particles, a film 8-11 um thick, about one particle, whose own rough top
-  made the density scatter from one packing seed to the next (63 % explained, over its 36 recipes).
+  first target had 40 particles, a film 8-11 um thick, about one particle: a film that is all
+  rough top and wall, less dense (2.71 against 2.96 g/cm3 at 62 % solids, 94 % AM, 20 %
+  compression) and barely sensitive to the AM fraction (63 % explained over its 36 recipes).
+  Packing seeds scatter the thicker film more at that recipe (4 seeds: 0.047 g/cm3 standard
+  deviation against 0.008), of the size of nmc_transfer's tolerance (0.06).
 - Si-graphite: no target ships. Its DEM runs stop in the wet stage of drying on the overlap bound
   (half the smaller radius): 8 of the first 9 recipes with 70 AM particles 2.2 diameters wide, the
   first one with 110 particles 3 diameters wide. Cause (measured on recipe 0 of `--seed 2`): the wet
