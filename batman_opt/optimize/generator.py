@@ -35,6 +35,7 @@ from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_mixed
+from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from batman_opt.constraints import satisfies
@@ -67,6 +68,20 @@ class ModelFactory(Protocol):
         far, n < min_points, possibly 0), with its baseline points (x, y); None when not has_prior."""
 
 
+def standardized_gp(x: torch.Tensor, y: torch.Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
+    """A GP of y (n, m outputs) on x with standardized outcomes: for m > 1 one batched model (its
+    outputs independent GPs, evaluated and fitted together: an acquisition step costs one posterior
+    instead of m)."""
+    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=y.shape[-1]))
+
+
+def fit_gp(model: SingleTaskGP) -> SingleTaskGP:
+    """`model` with its hyperparameters fitted by marginal likelihood, in eval mode."""
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    model.eval()
+    return model
+
+
 class ColdModels:
     """One GP per metric (standardized outcomes, MLL-fitted hyperparameters), batched into one
     multi-output model as Ax does: no prior."""
@@ -77,9 +92,7 @@ class ColdModels:
     has_prior = False
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        model = SingleTaskGP(x, y, outcome_transform=Standardize(m=y.shape[1]))
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        return model.eval()
+        return fit_gp(standardized_gp(x, y))
 
     def prior(self, x: torch.Tensor, y: torch.Tensor) -> None:
         return None

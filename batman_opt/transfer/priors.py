@@ -39,7 +39,7 @@ from gpytorch.distributions import MultivariateNormal
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from batman_opt.optimize.acquisition import Goals
-from batman_opt.optimize.generator import ModelFactory
+from batman_opt.optimize.generator import ModelFactory, fit_gp, standardized_gp
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
@@ -48,10 +48,8 @@ from batman_opt.transfer.source_gps import (
     AffinePriorMean,
     SourceGPs,
     SourceMetrics,
-    fit_gp,
     hyperparameters,
     outcome_scale,
-    standardized_gp,
     subsample,
 )
 from batman_opt.transfer.sources import SourceData

@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from botorch.exceptions import InputDataWarning
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
-from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import ScaleKernel
 from gpytorch.means import Mean
-from gpytorch.mlls import ExactMarginalLogLikelihood
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
+
+from batman_opt.optimize.generator import fit_gp, standardized_gp
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +43,6 @@ class SourceMetrics:
     name: str
     x: torch.Tensor
     y: torch.Tensor
-
-
-def standardized_gp(x: torch.Tensor, y: torch.Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
-    """A GP of y (n, m outputs) on x with standardized outcomes: for m > 1 one batched model (its
-    outputs independent GPs, evaluated and fitted together: an acquisition step costs one posterior
-    instead of m)."""
-    return SingleTaskGP(x, y, mean_module=mean_module, outcome_transform=Standardize(m=y.shape[-1]))
-
-
-def fit_gp(model: SingleTaskGP) -> SingleTaskGP:
-    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-    model.eval()
-    return model
 
 
 def hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
