@@ -22,6 +22,7 @@ from batman_opt.errors import InputError
 from batman_opt.userfiles import user_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+MAX_MAGNITUDE = 1e100  # beyond it a column's sum of squares (a GP's outcome scaling) overflows float64
 
 
 @dataclass
@@ -39,7 +40,8 @@ class UserTable:
         return text + (f", column {column!r}" if column is not None else "")
 
     def number(self, index: int, column: str) -> float:
-        """The cell as a finite float; InputError naming row and column otherwise."""
+        """The cell as a finite float of magnitude <= MAX_MAGNITUDE; InputError naming row and column
+        otherwise."""
         value = self.rows[index].get(column)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise InputError(f"{self.where(index, column)}: empty")
@@ -51,6 +53,11 @@ class UserTable:
             raise InputError(f"{self.where(index, column)}: {value!r} is not a number") from None
         if not math.isfinite(number):
             raise InputError(f"{self.where(index, column)}: {value!r} is not a finite number")
+        if abs(number) > MAX_MAGNITUDE:
+            raise InputError(
+                f"{self.where(index, column)}: {value!r} is beyond ±{MAX_MAGNITUDE:g}, more than the "
+                "models can compute with (check its units)"
+            )
         return number
 
     def is_blank(self, index: int, column: str) -> bool:

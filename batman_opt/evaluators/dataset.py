@@ -65,8 +65,8 @@ class DatasetEvaluator(Evaluator):
             raise InputError(
                 f"{table.path}: no column {missing[0]!r} (an input); columns: {', '.join(table.columns)}"
             )
-        numeric = {c: _numeric_column(table, c) for c in table.columns if c not in names}
-        numeric = {c: v for c, v in numeric.items() if v is not None}
+        columns = {c: _numeric_column(table, c) for c in table.columns if c not in names}
+        numeric = {c: v for c, v in columns.items() if isinstance(v, np.ndarray)}
         outcome_names = list(options.outcomes or numeric)
         for name in outcome_names:
             if name not in table.columns:
@@ -76,6 +76,9 @@ class DatasetEvaluator(Evaluator):
             if name not in numeric:
                 numeric[name] = np.array([table.number(i, name) for i in range(len(table.rows))])
         if not outcome_names:
+            skipped = [v for v in columns.values() if isinstance(v, InputError)]
+            if skipped:  # a column of measurements with one bad cell: that cell is the error
+                raise InputError(f"{skipped[0]}; no other column is numeric to be an outcome")
             raise InputError(f"{table.path}: no numeric column left for outcomes")
         x = np.array([[table.number(i, n) for n in names] for i in range(len(table.rows))])
         y = np.column_stack([numeric[n] for n in outcome_names])
@@ -126,8 +129,8 @@ class DatasetEvaluator(Evaluator):
         return self.checked(Evaluation(outcomes, notes={"replicates": note}))
 
 
-def _numeric_column(table: Any, column: str) -> np.ndarray | None:
-    """The column as floats (NaN where empty), or None when a cell is not a number."""
+def _numeric_column(table: Any, column: str) -> np.ndarray | InputError:
+    """The column as floats (NaN where empty), or the error of its first cell that is not a number."""
     values = []
     for i in range(len(table.rows)):
         if table.is_blank(i, column):
@@ -135,6 +138,6 @@ def _numeric_column(table: Any, column: str) -> np.ndarray | None:
             continue
         try:
             values.append(table.number(i, column))
-        except InputError:
-            return None
+        except InputError as error:
+            return error
     return np.array(values, dtype=float)

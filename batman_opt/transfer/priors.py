@@ -45,6 +45,7 @@ from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
 from batman_opt.transfer.source_gps import (
     DTYPE,
+    MIN_SOURCE_POINTS,
     AffinePriorMean,
     SourceGPs,
     SourceMetrics,
@@ -379,4 +380,14 @@ def build_models(
     source GPs' hyperparameters, used where present and completed with the ones fitted here."""
     space, goals = UnitSpace(campaign), Goals.of(campaign)
     metrics = [source_metrics(s, space, goals, campaign) for s in sources]
+    for j, metric in enumerate(goals.metrics):
+        given = sum(int(torch.isfinite(m.y[:, j]).sum()) for m in metrics)
+        if given < MIN_SOURCE_POINTS:
+            logger.warning(
+                "transfer: the sources give %d values of %s, fewer than %d: no source GP of it, so the "
+                "first recipes are space-filling instead of the prior's",
+                given,
+                metric,
+                MIN_SOURCE_POINTS,
+            )
     return METHODS[campaign.transfer.method](metrics, len(goals.metrics), fitted)

@@ -34,6 +34,7 @@ DTYPE = torch.float64
 SOURCE_FIT_POINTS = 300  # source points the hyperparameters are fitted on
 MEAN_POINTS = 256  # basis points of a source mean (the kernel cost of every acquisition step)
 BASELINE_POINTS = 24  # source points in the acquisition's baseline before target data (cost is cubic)
+MIN_SOURCE_POINTS = 3  # fewer points of a metric give it no source GP
 
 
 @dataclass
@@ -107,7 +108,7 @@ class SourceGPs:
             xs = [s.x[torch.isfinite(s.y[:, j])] for s in sources]
             ys = [s.y[torch.isfinite(s.y[:, j]), j : j + 1] for s in sources]
             x, y = torch.cat(xs), torch.cat(ys)
-            if len(x) < 3:
+            if len(x) < MIN_SOURCE_POINTS:
                 self.models.append(None)
                 continue
             prefix = f"{label}/{j}/"

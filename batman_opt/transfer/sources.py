@@ -56,7 +56,7 @@ def load_source(
     else:
         table = read_table(spec.path)
         digest = hashlib.sha256(Path(spec.path).read_bytes()).hexdigest()
-    columns = {spec.columns.get(c, c): c for c in table.columns}  # campaign name -> source column
+    columns = _renamed(table, spec.columns)
     params = [p.name for p in campaign.tuned_parameters]
     missing = [p for p in params if p not in columns]
     if missing:
@@ -80,6 +80,8 @@ def load_source(
     modelled = np.zeros(len(x), dtype=bool)
     for values in y.values():
         modelled |= np.isfinite(values)
+    if not modelled.any():
+        raise InputError(f"{table.path}: every cell of {', '.join(found)} is empty")
     keep = inside & modelled
     dropped = int((~inside).sum())
     if dropped:
@@ -90,11 +92,28 @@ def load_source(
             len(x),
         )
     if not keep.any():
-        raise InputError(f"{table.path}: no row lies within the campaign's parameter bounds")
+        raise InputError(f"{table.path}: no row with an outcome lies within the campaign's parameter bounds")
     x, y = x[keep], {o: v[keep] for o, v in y.items()}
     total = len(x)
     chosen = _stratified(y[found[0]], max_points, seed=campaign.seed + index)
     return SourceData(name, x[chosen], {o: v[chosen] for o, v in y.items()}, digest, dropped, total)
+
+
+def _renamed(table: UserTable, renaming: dict[str, str]) -> dict[str, str]:
+    """Campaign name -> source column after `renaming` (their name -> ours); InputError when it names
+    a column the table lacks or gives two columns one name."""
+    unknown = [c for c in renaming if c not in table.columns]
+    if unknown:
+        raise InputError(f"{table.path}: columns: renames {unknown[0]!r}, which is not a column of the table")
+    columns: dict[str, str] = {}
+    for column in table.columns:
+        name = renaming.get(column, column)
+        if name in columns:
+            raise InputError(
+                f"{table.path}: columns: {columns[name]!r} and {column!r} would both be named {name!r}"
+            )
+        columns[name] = column
+    return columns
 
 
 def _number_or_nan(table: UserTable, i: int, column: str) -> float:

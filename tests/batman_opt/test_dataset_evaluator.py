@@ -68,6 +68,10 @@ def test_recipes_outside_the_table_fail_and_bad_tables_name_row_and_column(tmp_p
         build(bad)
     with pytest.raises(InputError, match="no column 'z'"):
         get_evaluator("dataset").build("NMC111", {"path": str(path)}, EvaluatorSetup(("x", "z")))
+    only = tmp_path / "only.csv"  # the one outcome column, with a value float64 cannot square
+    only.write_text("x,y,f\n0,0,1.5\n0.25,0,2e300\n")
+    with pytest.raises(InputError, match=r"only.csv: row 3, column 'f': '2e300' is beyond ±1e\+100"):
+        build(only)
 
 
 def write_campaign(tmp_path: Path, max_trials: int, **options) -> Path:

@@ -167,6 +167,53 @@ def test_sources_are_checked_and_a_changed_source_is_refused_on_resume(tmp_path)
         load_campaign(path)
 
 
+BAD_SOURCES = {
+    "a value beyond float64's reach": (
+        "x,y,f\n0.1,0.2,1\n0.5,0.5,2e300\n",
+        {},
+        r"source.csv: row 3, column 'f': '2e300' is beyond ±1e\+100",
+    ),
+    "an outcome column left empty": (
+        "x,y,f\n0.1,0.2,\n0.5,0.5,\n",
+        {},
+        r"source.csv: every cell of f is empty",
+    ),
+    "two columns renamed onto one": (
+        None,
+        {"columns": {"f": "x"}},
+        r"columns: 'x' and 'f' would both be named 'x'",
+    ),
+    "a renamed column the table lacks": (
+        None,
+        {"columns": {"g": "f"}},
+        r"columns: renames 'g', which is not",
+    ),
+    "a zero unit change": (None, {"scale": {"x": 0}}, r"scale: the factor of 'x' is 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SOURCES))
+def test_a_bad_source_is_one_error_naming_file_row_and_column(tmp_path, case):
+    text, options, expected = BAD_SOURCES[case]
+    path = write_problem(tmp_path, "prior_mean")
+    if text is not None:
+        (tmp_path / "source.csv").write_text(text)
+    spec = yaml.safe_load(path.read_text())
+    spec["transfer"]["sources"][0].update(options)
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match=expected):
+        load_campaign(path)
+
+
+def test_a_source_too_small_for_a_prior_is_reported_and_the_campaign_starts_space_filling(tmp_path, caplog):
+    path = write_problem(tmp_path, "prior_mean")
+    (tmp_path / "source.csv").write_text("x,y,f\n0.3,0.65,0.0\n0.5,0.5,2\n")
+    with caplog.at_level("WARNING"), CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        made = run_local(session, max_trials=1)
+    assert "the sources give 2 values of f, fewer than 3" in caplog.text
+    assert made[0].generator == "pool-maximin"
+
+
 def test_the_report_shows_predictions_and_the_prior_weight_a_wrong_source_loses(tmp_path):
     from batman_opt.report.cards import RunData
     from batman_opt.report.prior import prior_cards
