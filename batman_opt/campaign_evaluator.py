@@ -9,6 +9,7 @@ absolute, and the parameters, goals and constraints checked against what the eva
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from sims.errors import SimError
 
 if TYPE_CHECKING:
     from batman_opt.spec import Campaign
+
+logger = logging.getLogger(__name__)
 
 
 class LocatedError(ValueError):
@@ -85,9 +88,16 @@ def _bind_sources(campaign: Campaign, base_dir: Path) -> Campaign:
     modelled = list(evaluator_setup(campaign).outcomes)
     for i, source in enumerate(sources):
         try:
-            load_source(source, campaign, modelled, transfer.max_source_points, i)
+            data = load_source(source, campaign, modelled, transfer.max_source_points, i)
         except BatmanError as exc:
             raise LocatedError(("transfer", "sources", i), str(exc)) from None
+        if data.dropped_outside:
+            logger.warning(
+                "transfer source %s: %d rows lie outside the parameter bounds and are dropped (%d kept)",
+                data.name,
+                data.dropped_outside,
+                data.subsampled_from,
+            )
     return campaign.model_copy(update={"transfer": transfer.model_copy(update={"sources": sources})})
 
 

@@ -4,7 +4,7 @@ A source is a CSV/Parquet table (`path`) or a run directory (`run`, its complete
 optional renaming of its columns to the campaign's names and a unit change (`scale`).
 `load_source` checks it against the campaign (every tuned parameter present and numeric, at least
 one outcome the campaign models; errors name the file, row and column), drops the rows outside the
-parameter bounds (with a count), subsamples large sources to `max_source_points` (stratified on the
+parameter bounds (counted: the campaign check reports them once), subsamples large sources to `max_source_points` (stratified on the
 first objective, seeded) and returns a `SourceData` with a SHA-256 of the file(s) it was read from,
 so that a resumed run can refuse a source that changed.
 """
@@ -12,7 +12,6 @@ so that a resumed run can refuse a source that changed.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,8 +23,6 @@ from batman_opt.tables import UserTable, read_table
 
 if TYPE_CHECKING:
     from batman_opt.spec import Campaign, SourceSpec
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,13 +81,6 @@ def load_source(
         raise InputError(f"{table.path}: every cell of {', '.join(found)} is empty")
     keep = inside & modelled
     dropped = int((~inside).sum())
-    if dropped:
-        logger.warning(
-            "transfer source %s: %d of %d rows lie outside the parameter bounds and are dropped",
-            name,
-            dropped,
-            len(x),
-        )
     if not keep.any():
         raise InputError(f"{table.path}: no row with an outcome lies within the campaign's parameter bounds")
     x, y = x[keep], {o: v[keep] for o, v in y.items()}

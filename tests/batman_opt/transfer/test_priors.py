@@ -205,6 +205,19 @@ def test_a_bad_source_is_one_error_naming_file_row_and_column(tmp_path, case):
         load_campaign(path)
 
 
+def test_source_rows_outside_the_bounds_are_dropped_with_a_count_said_once(tmp_path, caplog):
+    path = write_problem(tmp_path, "prior_mean")
+    source = tmp_path / "source.csv"
+    source.write_text(source.read_text() + "1.5,0.5,3.0\n0.5,-0.2,3.0\n2,2,9\n")
+    with caplog.at_level("WARNING"), CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        run_local(session, max_trials=1)
+    said = [r.getMessage() for r in caplog.records if "outside the parameter bounds" in r.getMessage()]
+    assert said == [
+        "transfer source source: 3 rows lie outside the parameter bounds and are dropped (300 kept)"
+    ]
+    assert json.loads((tmp_path / "run" / "transfer.json").read_text())["source"]["dropped_outside"] == 3
+
+
 def test_a_source_too_small_for_a_prior_is_reported_and_the_campaign_starts_space_filling(tmp_path, caplog):
     path = write_problem(tmp_path, "prior_mean")
     (tmp_path / "source.csv").write_text("x,y,f\n0.3,0.65,0.0\n0.5,0.5,2\n")
