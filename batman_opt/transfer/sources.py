@@ -4,7 +4,7 @@ A source is a CSV/Parquet table (`path`) or a run directory (`run`, its complete
 optional renaming of its columns to the campaign's names and a unit change (`scale`).
 `load_source` checks it against the campaign (every tuned parameter present and numeric, at least
 one outcome the campaign models; errors name the file, row and column), drops the rows outside the
-parameter bounds (counted: the campaign check reports them once), subsamples large sources to
+parameter bounds (counted; the campaign check reports the count), subsamples large sources to
 `max_source_points` (stratified on the first objective, seeded) and returns a `SourceData` with a
 SHA-256 of the file(s) it was read from, so that a resumed run can refuse a source that changed.
 """
