@@ -192,13 +192,14 @@ class SourceGPs:
             offset = float((y.squeeze(-1) - self.mean(j, x)).mean())
         covar = ScaleKernel(copy.deepcopy(source.covar_module))
         covar.outputscale = sigma**2
+        shift = torch.full((1,), offset, dtype=DTYPE)  # float64: a level far from the source's
         with warnings.catch_warnings():  # in the target's units, on purpose (a few points, no scaling)
             warnings.simplefilter("ignore", InputDataWarning)
             gp = SingleTaskGP(
                 x,
                 y,
                 covar_module=covar,
-                mean_module=AffinePriorMean(self, [j], torch.ones(1), torch.full((1,), offset), x),
+                mean_module=AffinePriorMean(self, [j], torch.ones(1), shift, x),
                 outcome_transform=None,
             )
         gp.likelihood.noise = source.likelihood.noise.detach() * sigma**2

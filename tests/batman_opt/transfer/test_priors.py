@@ -114,6 +114,19 @@ def test_a_source_on_another_level_is_shifted_onto_the_first_target_point(tmp_pa
     assert all(r.generator == "pool-botorch+prior_mean" for r in made[1:]) and min(misses[1:3]) <= 1, misses
 
 
+def test_a_target_far_above_float32s_range_is_shifted_in_float64(tmp_path):
+    """The source shifted onto the target: an offset of 1e45 (beyond float32, within the tables'
+    1e100) is kept in float64 (it overflowed a float32 tensor: RuntimeError)."""
+    path = write_problem(tmp_path, "prior_mean")
+    rows = np.loadtxt(tmp_path / "target.csv", delimiter=",", skiprows=1)
+    rows[:, 2] = 1e45 * (1.0 + rows[:, 2])
+    np.savetxt(tmp_path / "target.csv", rows, delimiter=",", header="x,y,f", comments="")
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        made = run_local(session, max_trials=3)
+    assert [r.generator for r in made] == ["pool-botorch+prior_mean"] * 3
+    assert min(r.outcomes["f"] for r in made) <= np.quantile(rows[:, 2], 0.1)  # the source's trend carried
+
+
 @pytest.mark.slow
 def test_a_wrong_source_costs_at_most_a_fifth_more_evaluations(tmp_path):
     cold, wrong = [], []
