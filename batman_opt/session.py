@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from batman_opt.campaign_evaluator import campaign_evaluator, evaluator_setup
-from batman_opt.errors import SpecError
+from batman_opt.errors import RunDirError, SpecError
 from batman_opt.evaluators import Evaluator
 from batman_opt.optimize.acquisition import Goals
 from batman_opt.optimize.ax_client import TORCH_THREADS, CampaignOptimizer
@@ -239,6 +239,21 @@ class CampaignSession:
             write_durably(folder / name, data)
 
 
+def _recorded_sources(path: Path) -> dict[str, dict[str, Any]]:
+    """The sources a run started with (RUN/transfer.json: name -> sha256, points...); RunDirError
+    naming the file when it is unreadable."""
+    try:
+        record = json.loads(path.read_bytes())
+        if not isinstance(record, dict) or not all(isinstance(v, dict) for v in record.values()):
+            raise ValueError("not a mapping of source names to their records")
+    except (OSError, ValueError) as exc:
+        raise RunDirError(
+            f"{path}: unreadable ({exc}); the sources cannot be checked against the ones the run "
+            "started with: restore the file, or delete it to record the sources as they are now"
+        ) from None
+    return record
+
+
 def _transfer_models(campaign: Campaign, store: RunStore):
     """The transfer prior of the campaign, its sources checked against the ones the run started with
     (their SHA-256 in RUN/transfer.json: a source that changed is refused like a changed campaign),
@@ -259,7 +274,7 @@ def _transfer_models(campaign: Campaign, store: RunStore):
     }
     path = store.path / "transfer.json"
     if path.exists():
-        before = json.loads(path.read_text())
+        before = _recorded_sources(path)
         changed = sorted(
             name for name in record if before.get(name, {}).get("sha256") != record[name]["sha256"]
         )

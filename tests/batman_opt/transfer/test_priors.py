@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from batman_opt.errors import SpecError
+from batman_opt.errors import RunDirError, SpecError
 from batman_opt.local import run_local
 from batman_opt.session import CampaignSession
 from batman_opt.spec import load_campaign
@@ -238,6 +238,21 @@ def test_a_source_too_small_for_a_prior_is_reported_and_the_campaign_starts_spac
         made = run_local(session, max_trials=1)
     assert "the sources give 2 values of f, fewer than 3" in caplog.text
     assert made[0].generator == "pool-maximin"
+
+
+@pytest.mark.parametrize("damage", ["{cut", '["a list"]', '{"source": [1, 2]}'])
+def test_a_damaged_source_record_is_one_error_and_deleting_it_resumes(tmp_path, damage):
+    path = write_problem(tmp_path, "prior_mean")
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        run_local(session, max_trials=2)
+    record = tmp_path / "run" / "transfer.json"
+    record.write_text(damage)
+    with pytest.raises(RunDirError, match=r"transfer.json: unreadable .*delete it to record the sources"):
+        CampaignSession.open(load_campaign(path), tmp_path / "run").__enter__()
+    record.unlink()
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        assert session.issued == 2
+    assert json.loads(record.read_text())["source"]["points"] == 300
 
 
 def test_the_report_shows_predictions_and_the_prior_weight_a_wrong_source_loses(tmp_path):
