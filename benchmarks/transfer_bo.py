@@ -154,9 +154,9 @@ def random_run(problem: Problem, seed: int) -> dict:
 
 
 def baybe_runs(problem: Problem, seeds: int, with_source: bool, folder: Path) -> dict | None:
-    """BayBE's results over `seeds` (None when its environment or script is absent)."""
+    """BayBE's results over `seeds` (None for 0 seeds, or when its environment or script is absent)."""
     script = ROOT / "benchmarks" / "baybe_reference.py"
-    if not (BAYBE_PYTHON.exists() and script.exists()):
+    if not (seeds and BAYBE_PYTHON.exists() and script.exists()):
         return None
     campaign = problem.campaign
     source = None
@@ -236,12 +236,13 @@ def main() -> None:
         help="source points given to every method and to BayBE (default: each campaign's max_source_points)",
     )
     parser.add_argument(
-        "--baybe-seeds", type=int, default=None, help="seeds of the BayBE runs (default --seeds)"
+        "--baybe-seeds", type=int, default=None, help="seeds of the BayBE runs (default --seeds; 0: none)"
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
     results: dict = {}
+    baybe_seeds = args.seeds if args.baybe_seeds is None else args.baybe_seeds
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in args.campaigns:
@@ -256,7 +257,7 @@ def main() -> None:
                 "goal_recipes": len(problem.goals),
                 "source_points": campaign.transfer.max_source_points,
                 "seeds": args.seeds,
-                "baybe_seeds": args.baybe_seeds or args.seeds,
+                "baybe_seeds": baybe_seeds,
             }
             entry["random"] = summary([random_run(problem, s) for s in range(args.seeds)])
             for method in () if args.reference_only else ("none", *args.methods):
@@ -264,7 +265,7 @@ def main() -> None:
                     [bo_run(problem, method, s, folder) for s in range(args.seeds)]
                 )
             for label, with_source in (("baybe_cold", False), ("baybe_transfer", True)):
-                found = baybe_runs(problem, args.baybe_seeds or args.seeds, with_source, folder)
+                found = baybe_runs(problem, baybe_seeds, with_source, folder)
                 if found is not None and "error" in found:
                     entry[label] = found
                 elif found is not None:
