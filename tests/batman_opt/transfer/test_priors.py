@@ -231,6 +231,15 @@ def test_source_rows_outside_the_bounds_are_dropped_with_a_count_said_once(tmp_p
     assert json.loads((tmp_path / "run" / "transfer.json").read_text())["source"]["dropped_outside"] == 3
 
 
+def test_sources_kept_beside_method_none_are_said_to_be_unused(tmp_path, caplog):
+    path = write_problem(tmp_path, "prior_mean")
+    path.write_text(path.read_text().replace("method: prior_mean", "method: none"))
+    with caplog.at_level("WARNING"):
+        campaign = load_campaign(path)
+    assert campaign.transfer.method == "none"
+    assert "transfer method none: its sources (1) are checked but not used" in caplog.text
+
+
 def test_a_source_too_small_for_a_prior_is_reported_and_the_campaign_starts_space_filling(tmp_path, caplog):
     path = write_problem(tmp_path, "prior_mean")
     (tmp_path / "source.csv").write_text("x,y,f\n0.3,0.65,0.0\n0.5,0.5,2\n")
