@@ -85,7 +85,9 @@ def _bind_sources(campaign: Campaign, base_dir: Path) -> Campaign:
     if not transfer.sources:
         return campaign
     if transfer.method == "none":
-        logger.warning("transfer method none: its sources (%d) are checked but not used", len(transfer.sources))
+        logger.warning(
+            "transfer method none: its sources (%d) are checked but not used", len(transfer.sources)
+        )
     sources = [source.with_base_dir(base_dir) for source in transfer.sources]
     modelled = list(evaluator_setup(campaign).outcomes)
     for i, source in enumerate(sources):
