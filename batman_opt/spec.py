@@ -182,12 +182,15 @@ class SourceSpec(_Strict):
     def _one_place(self) -> SourceSpec:
         if (self.path is None) == (self.run is None):
             raise ValueError("a source needs exactly one of 'path' (a table) or 'run' (a run directory)")
-        zero = [name for name, factor in self.scale.items() if factor == 0]
-        if zero:
-            raise ValueError(
-                f"scale: the factor of {zero[0]!r} is 0; a unit change multiplies by a non-zero factor"
-            )
         return self
+
+    @field_validator("scale")
+    @classmethod
+    def _nonzero(cls, scale: dict[str, float]) -> dict[str, float]:
+        zero = [name for name, factor in scale.items() if factor == 0]
+        if zero:
+            raise ValueError(f"the factor of {zero[0]!r} is 0; a unit change multiplies by a non-zero factor")
+        return scale
 
     def with_base_dir(self, base_dir: Path) -> SourceSpec:
         """The source with its path made absolute against `base_dir` ($VARIABLES expanded)."""
