@@ -166,7 +166,7 @@ class BotorchGenerator:
                 logger.info("the transfer source meets the goals nowhere: the first batch is space-filling")
                 return [(recipe, how, {}) for recipe, how in self._start(n, tried, free)]
         x_pending = torch.tensor(self.space.to_unit(pending), dtype=DTYPE) if pending else None
-        acqf = acquisition(model, self.goals, x, y, x_pending)
+        acqf = acquisition(model, self.goals, x, y, x_pending, q=n, measured=fitted)
         name = self.models.name if free is None else f"pool-{self.models.name}"
         if free is not None:
             rows = np.flatnonzero(free)
