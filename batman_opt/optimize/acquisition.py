@@ -76,7 +76,8 @@ class Goals:
 
     def bounds(self) -> dict[int, tuple[float | None, float | None]] | None:
         """The outcome constraints as bounds (lower, upper) by metric index, the tightest of each
-        side; None when a constraint is not a bound on one metric."""
+        side; None when a constraint is not a bound on one metric or a metric's bounds leave no
+        room (lower >= upper: nothing is feasible, which the MC forms score as such)."""
         bounds: dict[int, tuple[float | None, float | None]] = {}
         for coefs, rhs, op in self.constraints:
             terms = [(name, c) for name, c in coefs.items() if c != 0]
@@ -90,6 +91,8 @@ class Goals:
             else:
                 high = rhs / c if high is None else min(high, rhs / c)
             bounds[j] = (low, high)
+        if any(low is not None and high is not None and low >= high for low, high in bounds.values()):
+            return None
         return bounds
 
 

@@ -99,3 +99,7 @@ def test_batches_pending_recipes_predicted_baselines_and_joint_constraints_keep_
     assert isinstance(acquisition(model, joint, x, y, None), qLogNoisyExpectedImprovement)
     on_objective = Goals(GOALS.metrics, GOALS.objectives, (({"porosity": 1.0}, 0.5, "<="),))
     assert isinstance(acquisition(model, on_objective, x, y, None), qLogNoisyExpectedImprovement)
+    # bounds that leave no room (>= 3 and <= 2.9): nothing is feasible, and that is no error
+    empty = Goals(GOALS.metrics, GOALS.objectives, (*GOALS.constraints, ({"density_g_cm3": 1.0}, 2.9, "<=")))
+    acqf = acquisition(model, empty, x, y, None)
+    assert isinstance(acqf, qLogProbabilityOfFeasibility) and torch.isfinite(acqf(x[:, None, :])).all()
