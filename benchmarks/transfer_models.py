@@ -13,8 +13,9 @@ For each study one source ensemble is pretrained (seeded; at most 2,500 source r
 decide early stopping). Each repeat holds out 20 % of the target
 recipes (whole recipes: a lab recipe's replicate punches stay together; scores are on recipe means)
 and trains on the first 5, 10, 20, 50, 100 % of the other recipes (at least 2): TL shifts the source
-ensemble's outputs onto the target's mean and fine-tunes it with its first two layers frozen; scratch
-trains the same architecture on the target alone. Tables: mean and standard deviation over repeats
+ensemble's outputs onto the target's mean and fine-tunes it with its first layer frozen and the others
+pulled toward their pretrained weights (L2-SP); scratch trains the same architecture on the target
+alone. Tables: mean and standard deviation over repeats
 of R2 and MAE per output. The pretrained source ensembles are saved beside the JSON (safetensors and
 a JSON card with the source's provenance). Goal: TL's mean R2 above scratch's at every size < 50 %.
 """
@@ -50,7 +51,8 @@ LAB_DIR = ROOT.parent / "shared" / "datasets" / "nmc_cunha2020"
 FRACTIONS = (0.05, 0.10, 0.20, 0.50, 1.00)
 TEST_FRACTION = 0.2
 SOURCE_VALIDATION = 0.2  # share of the source kept aside for early stopping of the pretraining
-N_FROZEN = 2
+N_FROZEN = 1
+PULL = 0.1  # L2-SP weight of fine-tuning (batman_opt/transfer/training.py; benchmarks/README.md)
 GDL_INPUTS = (
     "fibre_radius_um",
     "porosity_uncompressed",
@@ -288,11 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.quick:
-        settings = Settings(1, 2, (16, 16, 8), TrainConfig(100), TrainConfig(30, 1e-3), TrainConfig(100), 300)
+        tune = TrainConfig(30, 1e-3, pull=PULL)
+        settings = Settings(1, 2, (16, 16, 8), TrainConfig(100), tune, TrainConfig(100), 300)
     else:
-        settings = Settings(
-            args.repeats, 4, (64, 64, 32), TrainConfig(2000), TrainConfig(400, 1e-3), TrainConfig(1500), 2500
-        )
+        tune = TrainConfig(400, 1e-3, pull=PULL)
+        settings = Settings(args.repeats, 4, (64, 64, 32), TrainConfig(2000), tune, TrainConfig(1500), 2500)
     studies, notes = load_studies(args.lab_dir)
     start = time.perf_counter()
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             "members": settings.members,
             "hidden": list(settings.hidden),
             "n_frozen": N_FROZEN,
+            "pull": PULL,
             "epochs": {"pretrain": settings.pretrain.epochs, "tune": settings.tune.epochs},
             "test_fraction": TEST_FRACTION,
             "quick": args.quick,

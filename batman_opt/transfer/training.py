@@ -8,7 +8,9 @@ initial weights (MLPConfig.seed), minibatch order from the same seed, no dropout
 Transfer: `fine_tune` copies a source ensemble, freezes its first `n_frozen` linear layers (their
 weights stay bit-identical) and trains the rest on the target with the source's input scaling kept, so
 the pretrained features keep their meaning; the outputs are first re-anchored on the target's level
-(`reanchor_outputs`), and the free layers learn the rest.
+(`reanchor_outputs`), and the free layers learn the rest, pulled toward their pretrained values by
+`TrainConfig.pull` (L2-SP, Li et al. 2018: a few target recipes move the weights only as far as
+they must, instead of fitting those recipes with whatever the free layers can do).
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ VALIDATE_EVERY = 10  # epochs between validation checks of early stopping
 class TrainConfig:
     """epochs: passes over the data (one step each at full batch); lr: AdamW learning rate;
     weight_decay: AdamW decoupled decay; batch_size: rows per step, 0 for the full batch;
-    validate_every: epochs between validation checks of early stopping."""
+    validate_every: epochs between validation checks of early stopping; pull: weight of the squared
+    distance of the trained weights from their values at the start, added to the loss (L2-SP)."""
 
     epochs: int = 1500
     lr: float = 3e-3
     weight_decay: float = 1e-4
     batch_size: int = 0
     validate_every: int = VALIDATE_EVERY
+    pull: float = 0.0
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +76,7 @@ def fit(
     if not params:
         raise InputError("every layer is frozen: nothing to train")
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    start_weights = [p.detach().clone() for p in params]
     z = model.scale_inputs(x_t)
     target = (y_t - model.y_mean) / model.y_std
     if validation is not None:
@@ -90,6 +95,10 @@ def fit(
             take = slice(start, start + batch) if rows is None else rows[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
             loss = ((model.forward_scaled(z[take]) - target[take]) ** 2).mean(dim=(1, 2)).sum()
+            if config.pull:
+                loss = loss + config.pull * sum(
+                    ((p - p0) ** 2).sum() for p, p0 in zip(params, start_weights, strict=True)
+                )
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * (min(start + batch, n_rows) - start)

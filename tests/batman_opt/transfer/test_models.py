@@ -88,6 +88,32 @@ def test_transfer_beats_scratch_on_a_related_task(pretrained):
         assert 1.0 - r2_tl < 0.3 * (1.0 - r2_scratch), (seed, r2_tl, r2_scratch)
 
 
+def test_the_pull_keeps_a_model_tuned_on_three_recipes_near_its_pretraining_and_predicts_better(pretrained):
+    """L2-SP: on 3 recipes of a related task the free layers fit those recipes with whatever they
+    can; pulled toward their pretrained values they move a fraction as far and keep more of the
+    source's trend, which is the target's (seeded, deterministic)."""
+    x_test = np.random.default_rng(3).uniform(-1, 1, (500, 3))
+    y_test = target_function(x_test)
+
+    def moved(model: MLPEnsemble) -> float:
+        return sum(
+            float(((p.detach() - q) ** 2).sum())
+            for p, q in zip(model.parameters(), pretrained.parameters(), strict=True)
+        )
+
+    free, pulled = [], []
+    for seed in (11, 12, 13, 14):
+        x = np.random.default_rng(seed).uniform(-1, 1, (3, 3))
+        a, b = (
+            fine_tune(pretrained, x, target_function(x), 1, TrainConfig(epochs=300, lr=1e-3, pull=pull))
+            for pull in (0.0, 0.1)
+        )
+        assert moved(b) < 0.4 * moved(a), seed
+        free.append(r2(a, x_test, y_test))
+        pulled.append(r2(b, x_test, y_test))
+    assert np.mean(pulled) > np.mean(free) + 0.01, (pulled, free)
+
+
 def test_training_is_reproducible():
     x = np.random.default_rng(7).uniform(-1, 1, (40, 3))
     a, b = (train_from_scratch(CONFIG, x, source_function(x), BOUNDS, TrainConfig(epochs=30)) for _ in "ab")
