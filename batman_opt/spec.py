@@ -306,8 +306,10 @@ def _check_names(expression: str, allowed: list[str] | None, loc: tuple[Any, ...
             raise LocatedError(loc, f"{expression!r} names {name!r}, which is not a {kind}")
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign YAML file; raise SpecError naming file, line and field."""
+def load_campaign(path: str | Path, bind: bool = True) -> Campaign:
+    """Read and validate a campaign YAML file; raise SpecError naming file, line and field. bind:
+    also check what it refers to (the evaluator's options and files, the transfer sources) and
+    resolve its paths; False for a campaign written by a run (resolved when the run started)."""
     path = Path(path)
     data, lines = read_campaign_yaml(path)
     if not isinstance(data, dict):
@@ -316,6 +318,8 @@ def load_campaign(path: str | Path) -> Campaign:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_describe(path, data, lines, exc)) from None
+    if not bind:
+        return campaign
     try:
         campaign, _ = bind_evaluator(campaign, path.resolve().parent)
     except LocatedError as exc:

@@ -161,10 +161,12 @@ class RunStore:
         write_durably(self.campaign_path, text.encode())
 
     def load_campaign(self) -> Campaign:
-        """The campaign this directory was run with."""
+        """The campaign this directory was run with, as it was written (its paths resolved when the
+        run started). The files it names are not read: a report needs none of them, and a session
+        that resumes it builds its evaluator and loads its sources itself."""
         if not self.campaign_path.exists():
             raise RunDirError(f"{self.path}: not a run directory (no campaign.yaml)")
-        return load_campaign(self.campaign_path)
+        return load_campaign(self.campaign_path, bind=False)
 
     def check_same_campaign(self, campaign: Campaign) -> None:
         """Refuse to resume with a campaign whose search space, goals or evaluator changed."""

@@ -222,13 +222,37 @@ def test_source_rows_outside_the_bounds_are_dropped_with_a_count_said_once(tmp_p
     path = write_problem(tmp_path, "prior_mean")
     source = tmp_path / "source.csv"
     source.write_text(source.read_text() + "1.5,0.5,3.0\n0.5,-0.2,3.0\n2,2,9\n")
-    with caplog.at_level("WARNING"), CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
-        run_local(session, max_trials=1)
-    said = [r.getMessage() for r in caplog.records if "outside the parameter bounds" in r.getMessage()]
-    assert said == [
-        "transfer source source: 3 rows lie outside the parameter bounds and are dropped (300 kept)"
-    ]
+    for _ in ("run", "resume"):  # resuming reads the run's stored campaign without checking its files again
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+                run_local(session, max_trials=1)
+        said = [r.getMessage() for r in caplog.records if "outside the parameter bounds" in r.getMessage()]
+        assert said == [
+            "transfer source source: 3 rows lie outside the parameter bounds and are dropped (300 kept)"
+        ]
     assert json.loads((tmp_path / "run" / "transfer.json").read_text())["source"]["dropped_outside"] == 3
+
+
+def test_a_finished_run_reports_without_its_source_and_pool_and_resuming_names_the_missing_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from batman_opt.cli import app
+
+    path = write_problem(tmp_path, "prior_mean")
+    with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
+        run_local(session, max_trials=4)
+    (tmp_path / "source.csv").rename(tmp_path / "source.moved")
+    (tmp_path / "target.csv").rename(tmp_path / "target.moved")
+    runner = CliRunner()
+    report = runner.invoke(app, ["report", str(tmp_path / "run"), "--json"])
+    assert report.exit_code == 0, report.output
+    assert len(json.loads(report.output)["recipes"]) >= 1
+    status = runner.invoke(app, ["status", str(tmp_path / "run")])
+    assert status.exit_code == 0 and "4 completed" in status.output, status.output
+    resumed = runner.invoke(app, ["run", str(path), "--run-dir", str(tmp_path / "run")])
+    assert resumed.exit_code == 2 and "Traceback" not in resumed.output
+    assert "target.csv" in resumed.output and "no such file" in resumed.output, resumed.output
 
 
 def test_sources_kept_beside_method_none_are_said_to_be_unused(tmp_path, caplog):
