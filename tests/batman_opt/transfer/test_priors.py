@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from typer.testing import CliRunner
 
+from batman_opt.cli import app
 from batman_opt.errors import RunDirError, SpecError
 from batman_opt.local import run_local
 from batman_opt.session import CampaignSession
@@ -235,10 +237,6 @@ def test_source_rows_outside_the_bounds_are_dropped_with_a_count_said_once(tmp_p
 
 
 def test_a_finished_run_reports_without_its_source_and_pool_and_resuming_names_the_missing_file(tmp_path):
-    from typer.testing import CliRunner
-
-    from batman_opt.cli import app
-
     path = write_problem(tmp_path, "prior_mean")
     with CampaignSession.open(load_campaign(path), tmp_path / "run") as session:
         run_local(session, max_trials=4)
