@@ -65,7 +65,8 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Train the parameters of `model` that require gradients; returns the loss of every epoch.
+    """Train the parameters of `model` that require gradients; returns the loss of every epoch (the
+    data's, without the pull).
 
     With `validation` (x, y), the weights of the epoch with the lowest validation loss (checked every
     `config.validate_every` epochs) are kept: early stopping, so that a small or noisy source is not
@@ -76,7 +77,7 @@ def fit(
     if not params:
         raise InputError("every layer is frozen: nothing to train")
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    start_weights = [p.detach().clone() for p in params]
+    start_weights = [p.detach().clone() for p in params] if config.pull else []
     z = model.scale_inputs(x_t)
     target = (y_t - model.y_mean) / model.y_std
     if validation is not None:
@@ -95,11 +96,11 @@ def fit(
             take = slice(start, start + batch) if rows is None else rows[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
             loss = ((model.forward_scaled(z[take]) - target[take]) ** 2).mean(dim=(1, 2)).sum()
+            pulled = loss
             if config.pull:
-                loss = loss + config.pull * sum(
-                    ((p - p0) ** 2).sum() for p, p0 in zip(params, start_weights, strict=True)
-                )
-            loss.backward()
+                pull = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start_weights, strict=True))
+                pulled = loss + config.pull * pull
+            pulled.backward()
             optimizer.step()
             total += float(loss.detach()) * (min(start + batch, n_rows) - start)
         history.append(total / n_rows / model.config.n_members)
