@@ -31,18 +31,17 @@ import math
 
 import numpy as np
 import torch
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
 from botorch.posteriors import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from batman_opt.optimize.acquisition import Goals
 from batman_opt.optimize.generator import ModelFactory, fit_gp, standardized_gp
 from batman_opt.optimize.space import UnitSpace
 from batman_opt.optimize.targets import TARGET_DISTANCE, target_distance
 from batman_opt.spec import Campaign
+from batman_opt.transfer.multitask_fit import fit_multitask
 from batman_opt.transfer.source_gps import (
     DTYPE,
     MIN_SOURCE_POINTS,
@@ -142,7 +141,7 @@ class MultiTaskModels:
             own = model.state_dict()
             start = {k: v for k, v in self._last.get(j, {}).items() if k in own and own[k].shape == v.shape}
             model.load_state_dict(start, strict=False)
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            fit_multitask(model)
             self._last[j] = hyperparameters(model)
             models.append(model)
         return ModelList(*models)
