@@ -4,9 +4,9 @@ kernel times a positive index kernel over the tasks, a constant mean and a noise
 `fit_multitask` is BoTorch's `fit_gpytorch_mll` (L-BFGS-B, its retries included) with a closure that
 evaluates the same objective, -(log marginal likelihood + log priors) / n, on dense tensors: with
 ~80 points the Cholesky factor is cheap and gpytorch's lazy operators, broadcasting and likelihood
-wrappers are most of an evaluation (1.3 ms a value and gradient against 3 ms). A first fit at two to
-five target points takes hundreds to over a thousand evaluations, so this is most of the method's
-suggestion time (benchmarks/README.md).
+wrappers are most of an evaluation (1.3 ms a value and gradient against 3 ms); and with an L-BFGS
+memory that holds every hyperparameter's curvature (`LBFGS_MEMORY`). A first fit at two to five
+target points took 400-1,600 steps, 1-4 s per goal metric (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP
 from botorch.optim.closures import ForwardBackwardClosure
 from gpytorch.mlls import ExactMarginalLogLikelihood
+
+LBFGS_MEMORY = 100  # more corrections than the GP has hyperparameters (~15): L-BFGS keeps their whole
+# curvature, as BFGS would. With scipy's 10, a first fit creeps 400-1,600 steps along the index
+# kernel's ridge; with 100 it stops after 90-200 at the same or a higher likelihood.
 
 
 def negative_mll(model: MultiTaskGP) -> Callable[[], torch.Tensor]:
@@ -55,4 +59,8 @@ def fit_multitask(model: MultiTaskGP) -> None:
     """Fit `model`'s hyperparameters by maximum a posteriori (see module doc); it ends in eval mode."""
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     parameters = {name: p for name, p in mll.named_parameters() if p.requires_grad}
-    fit_gpytorch_mll(mll, closure=ForwardBackwardClosure(negative_mll(model), parameters))
+    fit_gpytorch_mll(
+        mll,
+        closure=ForwardBackwardClosure(negative_mll(model), parameters),
+        optimizer_kwargs={"options": {"maxcor": LBFGS_MEMORY}},
+    )

@@ -48,7 +48,6 @@ from batman_opt.transfer.source_gps import (
     AffinePriorMean,
     SourceGPs,
     SourceMetrics,
-    hyperparameters,
     outcome_scale,
     subsample,
 )
@@ -118,13 +117,12 @@ class MultiTaskModels:
     ) -> None:
         self.sources = [subsample(s, MULTITASK_SOURCE_POINTS) for s in sources]
         self.pooled = SourceGPs(sources, n_metrics, fitted)
-        self._last: dict[int, dict[str, torch.Tensor]] = {}  # per metric, the last fit's hyperparameters
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> Model:
-        """Per metric, a MultiTaskGP fitted from the previous fit's hyperparameters (one more target
-        point moves them little). The fit runs to convergence: the index kernel's covariance factor
-        creeps along a ridge of nearly equal likelihood for ~1,000 L-BFGS steps, but stopping it at
-        200 cost nmc_transfer two evaluations (median 6 instead of 4 over 10 seeds)."""
+        """Per metric, a MultiTaskGP fitted from BoTorch's start (`fit_multitask`), not from the
+        previous fit's hyperparameters: a fit at a few target points can end with a target that is
+        all source, and a next fit started there stays (lab_nmc_transfer: 3 of 20 seeds took 36-41
+        evaluations against 8-12)."""
         models = []
         target = len(self.sources)
         for j in range(y.shape[1]):
@@ -138,11 +136,7 @@ class MultiTaskModels:
             xs.append(torch.cat([x, torch.full((len(x), 1), float(target), dtype=DTYPE)], dim=1))
             ys.append(y[:, [j]])
             model = MultiTaskGP(torch.cat(xs), torch.cat(ys), task_feature=-1, output_tasks=[target])
-            own = model.state_dict()
-            start = {k: v for k, v in self._last.get(j, {}).items() if k in own and own[k].shape == v.shape}
-            model.load_state_dict(start, strict=False)
             fit_multitask(model)
-            self._last[j] = hyperparameters(model)
             models.append(model)
         return ModelList(*models)
 
