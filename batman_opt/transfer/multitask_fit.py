@@ -19,6 +19,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP
 from botorch.optim.closures import ForwardBackwardClosure
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from linear_operator.utils.cholesky import psd_safe_cholesky
 
 LBFGS_MEMORY = 100  # more corrections than the GP has hyperparameters (~15): L-BFGS keeps their whole
 # curvature, as BFGS would. With scipy's 10, a first fit creeps 400-1,600 steps along the index
@@ -42,7 +43,7 @@ def negative_mll(model: MultiTaskGP) -> Callable[[], torch.Tensor]:
         covar = data_kernel.forward(features, features) * task_kernel.covar_matrix[task][:, task]
         covar = covar + torch.diag(noise_model.noise.reshape(-1).expand(task_kernel.num_tasks)[task])
         residual = (z - torch.stack([m.constant.reshape(()) for m in base_means])[task]).unsqueeze(-1)
-        factor = torch.linalg.cholesky(covar)
+        factor = psd_safe_cholesky(covar)  # jitter as gpytorch adds it; NotPSDError makes the fit retry
         log_likelihood = (
             -0.5 * (residual * torch.cholesky_solve(residual, factor)).sum()
             - torch.log(torch.diagonal(factor)).sum()
