@@ -96,9 +96,12 @@ def fit(
             take = slice(start, start + batch) if rows is None else rows[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
             loss = ((model.forward_scaled(z[take]) - target[take]) ** 2).mean(dim=(1, 2)).sum()
-            moved = zip(params, start_weights, strict=True)
-            pull = sum(((p - p0) ** 2).sum() for p, p0 in moved) if config.pull else 0.0
-            (loss + config.pull * pull).backward()
+            moved = (
+                sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start_weights, strict=True))
+                if config.pull
+                else 0
+            )
+            (loss + config.pull * moved).backward()  # `loss` stays the data's, for the history
             optimizer.step()
             total += float(loss.detach()) * (min(start + batch, n_rows) - start)
         history.append(total / n_rows / model.config.n_members)
